@@ -1,0 +1,246 @@
+"""Embedding tables for categorical fields: one fused table, one gather per forward.
+
+Every field ``f`` has ``V_f = field_dims[f]`` ids ``0 .. V_f - 1``. All fields live in ONE
+``nn.Embedding`` of ``sum(field_dims)`` rows; field ``f`` owns the rows
+``offsets[f] .. offsets[f] + V_f - 1`` with ``offsets[f] = V_0 + ... + V_{f-1}``, so a batch of
+ids ``(B, F)`` becomes rows by adding ``offsets`` and is looked up with a single gather.
+
+* :class:`FusedEmbedding` -- one embedding set of width ``D``: ``(B, F) -> (B, F, D)``.
+* :class:`MultiEmbedding` -- ``M`` sets of widths ``dims = (d_1, ..., d_M)`` stored side by side
+  in one table of width ``sum(dims)``; one gather, then a split into ``M`` tensors
+  ``(B, F, d_k)``. Equal dims give multi-embedding (Guo et al., ICML 2024), ``T + 1`` sets give
+  STEM's task-specific + shared tables (Su et al., AAAI 2024), unequal dims give AME.
+
+Ids are checked on every forward (switch off with ``module.check_ids = False``): an id outside
+``0 .. V_f - 1`` raises a ``ValueError`` naming the field, the row and the value instead of
+reading another field's row (or a device-side assert on CUDA).
+"""
+
+from __future__ import annotations
+
+from itertools import accumulate
+from typing import Callable, Sequence
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["FusedEmbedding", "MultiEmbedding", "split_sparse_parameters"]
+
+#: An initialiser: called on a weight tensor (or a column block of it), fills it in place.
+Init = Callable[[Tensor], object]
+
+
+class _FieldTable(nn.Module):
+    """One ``nn.Embedding`` holding every field's rows, plus offsets and id checks."""
+
+    def __init__(self, field_dims: Sequence[int], width: int, *, sparse: bool,
+                 field_names: Sequence[str] | None):
+        super().__init__()
+        self.field_dims = tuple(int(v) for v in field_dims)
+        if not self.field_dims or min(self.field_dims) < 1:
+            raise ValueError(f"field_dims must be non-empty positive ints, got {field_dims}")
+        if field_names is not None and len(field_names) != len(self.field_dims):
+            raise ValueError(f"{len(field_names)} field_names for {len(self.field_dims)} fields")
+        self.field_names = None if field_names is None else tuple(field_names)
+        self.check_ids = True  # set False to skip the id checks (saves one reduction)
+        rows = sum(self.field_dims)  # uninitialised here: subclasses draw it once, per block
+        self.table = nn.Embedding(rows, width, sparse=sparse, _weight=torch.empty(rows, width))
+        offsets = [0, *accumulate(self.field_dims)][:-1]
+        self.register_buffer("offsets", torch.tensor(offsets, dtype=torch.int64), persistent=False)
+        self.register_buffer("cardinalities", torch.tensor(self.field_dims, dtype=torch.int64),
+                             persistent=False)
+
+    @property
+    def num_fields(self) -> int:
+        """Number of fields ``F``."""
+        return len(self.field_dims)
+
+    def lookup(self, ids: Tensor) -> Tensor:
+        """Check ``ids`` and gather their rows: ``(B, F) -> (B, F, width)``, one gather."""
+        if self.check_ids:
+            ids = self.validate(ids)
+        return self.table(ids + self.offsets)  # (B, F) -> (B, F, width)
+
+    def validate(self, ids: Tensor) -> Tensor:
+        """Return ``ids`` as int64 ``(B, F)`` or raise ``ValueError`` saying what is wrong."""
+        if not isinstance(ids, Tensor):
+            raise TypeError(f"ids must be a torch.Tensor, got {type(ids).__name__}")
+        if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+            raise ValueError(f"ids must be integers, got dtype {ids.dtype}; never pass ids "
+                             "through float (float32 is exact only below 2**24)")
+        if ids.dim() != 2:
+            raise ValueError(f"ids must be 2-D (batch, fields), got shape {tuple(ids.shape)}")
+        if ids.shape[1] != self.num_fields:
+            raise ValueError(f"ids have {ids.shape[1]} columns but there are "
+                             f"{self.num_fields} fields (one column per field expected)")
+        ids = ids.long()
+        if ids.numel():
+            low, high = ids.aminmax(dim=0)  # (B, F) -> (F,), (F,): one reduction
+            if bool(((low < 0) | (high >= self.cardinalities)).any()):
+                self._raise_first_bad(ids)
+        return ids
+
+    def _raise_first_bad(self, ids: Tensor) -> None:
+        bad = (ids < 0) | (ids >= self.cardinalities)  # (B, F)
+        row, field = (int(i) for i in bad.nonzero()[0])  # first offender, row-major
+        name = "" if self.field_names is None else f" ({self.field_names[field]!r})"
+        size = self.field_dims[field]
+        raise ValueError(f"field {field}{name}: id {int(ids[row, field])} in row {row} is out "
+                         f"of range; this field has cardinality {size} (ids 0..{size - 1})")
+
+    def _init_columns(self, init: Init | None, start: int, stop: int) -> None:
+        with torch.no_grad():
+            (init or nn.init.xavier_uniform_)(self.table.weight[:, start:stop])
+
+    def _field_rows(self) -> list[Tensor]:
+        return list(self.table.weight.split(self.field_dims, dim=0))  # F × (V_f, width)
+
+    def extra_repr(self) -> str:
+        return f"field_dims={self.field_dims}, sparse={self.table.sparse}"
+
+
+class FusedEmbedding(_FieldTable):
+    """One embedding table for all fields, looked up with one gather.
+
+    ``e_f = E[offsets[f] + x_f]`` for every field ``f``: the fields' tables ``E_f (V_f, D)`` are
+    stacked into one ``(sum(field_dims), D)`` weight (``self.table.weight``).
+
+    Args:
+        field_dims: cardinality ``V_f`` of every field (ids of field ``f`` are ``0..V_f-1``).
+        embedding_dim: width ``D`` of every embedding.
+        init: in-place initialiser for the weight; default ``nn.init.xavier_uniform_`` over
+            the whole ``(sum(field_dims), D)`` table, as the official multi-embedding code does
+            (its scale shrinks as the vocabulary grows).
+        sparse: sparse gradients, for ``torch.optim.SparseAdam`` / ``SGD``.
+        field_names: optional names, used in error messages.
+
+    Shapes:
+        forward: ids ``(B, F)`` integer -> ``(B, F, D)``.
+
+    Example:
+        >>> emb = FusedEmbedding([3, 5], 4)
+        >>> emb(torch.tensor([[0, 4], [2, 1]])).shape
+        torch.Size([2, 2, 4])
+        >>> [tuple(w.shape) for w in emb.weight_matrices()]
+        [(3, 4), (5, 4)]
+    """
+
+    def __init__(self, field_dims: Sequence[int], embedding_dim: int, *,
+                 init: Init | None = None, sparse: bool = False,
+                 field_names: Sequence[str] | None = None):
+        if embedding_dim < 1:
+            raise ValueError(f"embedding_dim must be positive, got {embedding_dim}")
+        super().__init__(field_dims, embedding_dim, sparse=sparse, field_names=field_names)
+        self.embedding_dim = int(embedding_dim)
+        self.init = init
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Re-draw the weight with ``self.init`` (xavier uniform over the table if None)."""
+        self._init_columns(self.init, 0, self.embedding_dim)
+
+    def forward(self, ids: Tensor) -> Tensor:
+        """Look up every field: ``(B, F)`` integer ids -> ``(B, F, D)`` embeddings."""
+        return self.lookup(ids)
+
+    def weight_matrices(self) -> list[Tensor]:
+        """Per-field tables: a list over fields of ``(V_f, D)`` views of the weight.
+
+        The views share memory and autograd with the parameter (so a regulariser can use
+        them); call ``.detach()`` for analysis.
+        """
+        return self._field_rows()
+
+    def extra_repr(self) -> str:
+        return f"embedding_dim={self.embedding_dim}, {super().extra_repr()}"
+
+
+class MultiEmbedding(_FieldTable):
+    """``M`` embedding sets in one table of width ``sum(dims)``: one gather, then a split.
+
+    Set ``k`` of field ``f`` is the column block ``[s_k, s_k + d_k)`` of field ``f``'s rows,
+    ``s_k = d_1 + ... + d_{k-1}``; ``e_f^(k) = E^(k)[x_f]``. Each set is initialised
+    independently (``init`` applied to each column block), so with equal ``dims`` every set
+    has the scale a :class:`FusedEmbedding` of width ``d_k`` would have.
+
+    Note: ``num_embeddings`` here is the number of sets ``M`` (the field's usage), not the
+    number of rows as in ``nn.Embedding``.
+
+    Args:
+        field_dims: cardinality ``V_f`` of every field.
+        dims: width ``d_k`` of every set, e.g. ``[10] * 4`` for multi-embedding 4x10.
+        init: in-place initialiser applied to each ``(sum(field_dims), d_k)`` column block;
+            default ``nn.init.xavier_uniform_``.
+        sparse: sparse gradients, for ``torch.optim.SparseAdam`` / ``SGD``.
+        field_names: optional names, used in error messages.
+
+    Shapes:
+        forward: ids ``(B, F)`` integer -> list of ``M`` tensors ``(B, F, d_k)``.
+
+    Example:
+        >>> emb = MultiEmbedding([3, 5], [4, 4, 2])
+        >>> [tuple(e.shape) for e in emb(torch.tensor([[0, 4], [2, 1]]))]
+        [(2, 2, 4), (2, 2, 4), (2, 2, 2)]
+        >>> emb.num_embeddings, tuple(emb.weight_matrices()[2][1].shape)
+        (3, (5, 2))
+    """
+
+    def __init__(self, field_dims: Sequence[int], dims: Sequence[int], *,
+                 init: Init | None = None, sparse: bool = False,
+                 field_names: Sequence[str] | None = None):
+        dims = tuple(int(d) for d in dims)
+        if not dims or min(dims) < 1:
+            raise ValueError(f"dims must be non-empty positive ints, got {dims}")
+        super().__init__(field_dims, sum(dims), sparse=sparse, field_names=field_names)
+        self.dims = dims
+        self.init = init
+        self.reset_parameters()
+
+    @property
+    def num_embeddings(self) -> int:
+        """Number of embedding sets ``M``."""
+        return len(self.dims)
+
+    def reset_parameters(self) -> None:
+        """Re-draw every set's column block independently with ``self.init``."""
+        for start, dim in zip(self._starts(), self.dims):
+            self._init_columns(self.init, start, start + dim)
+
+    def forward(self, ids: Tensor) -> list[Tensor]:
+        """Look up every set: ``(B, F)`` integer ids -> M × ``(B, F, d_k)``."""
+        rows = self.lookup(ids)  # (B, F) -> (B, F, sum(dims))
+        return list(rows.split(self.dims, dim=-1))  # (B, F, sum(dims)) -> M × (B, F, d_k)
+
+    def weight_matrices(self) -> list[list[Tensor]]:
+        """Per-set, per-field tables, nested ``[set][field]``: ``(V_f, d_k)`` views.
+
+        ``weight_matrices()[k][f]`` is set ``k``'s table for field ``f``. The views share
+        memory and autograd with the parameter; call ``.detach()`` for analysis.
+        """
+        fields = self._field_rows()  # F × (V_f, sum(dims))
+        return [[w[:, start:start + dim] for w in fields]
+                for start, dim in zip(self._starts(), self.dims)]
+
+    def _starts(self) -> list[int]:
+        return [0, *accumulate(self.dims)][:-1]
+
+    def extra_repr(self) -> str:
+        return f"dims={self.dims}, {super().extra_repr()}"
+
+
+def split_sparse_parameters(module: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    """Split a module's parameters into (sparse-gradient, dense-gradient) lists.
+
+    Sparse ones are the weights of ``nn.Embedding`` layers built with ``sparse=True``; give
+    them to ``torch.optim.SparseAdam`` and the rest to ``torch.optim.Adam``.
+
+    Example:
+        >>> sparse, dense = split_sparse_parameters(FusedEmbedding([3], 2, sparse=True))
+        >>> len(sparse), len(dense)
+        (1, 0)
+    """
+    sparse_ids = {id(m.weight) for m in module.modules()
+                  if isinstance(m, nn.Embedding) and m.sparse}
+    params = list(module.parameters())
+    return ([p for p in params if id(p) in sparse_ids],
+            [p for p in params if id(p) not in sparse_ids])

@@ -1,0 +1,73 @@
+"""Hyper-parameters of the CTR models: one frozen dataclass and named presets.
+
+Example:
+    >>> CTRConfig.preset("paper").hidden_units
+    (400, 400)
+    >>> CTRConfig.preset("small", embedding_dim=8).embedding_dim
+    8
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Callable, Optional
+
+from torch import Tensor
+
+__all__ = ["CTRConfig", "PRESETS", "resolve_config"]
+
+
+@dataclass(frozen=True)
+class CTRConfig:
+    """Sizes of an embedding + interaction + MLP model (single- or multi-embedding).
+
+    Build one with keywords, or from a preset: ``CTRConfig.preset("paper", dropout=0.0)``.
+    """
+
+    embedding_dim: int = 16  # D: width of every field's embedding (per set for multi-embedding)
+    hidden_units: tuple[int, ...] = (256, 128)  # MLP widths after the interaction
+    dropout: float = 0.0  # dropout after every hidden activation
+    batch_norm: bool = False  # BatchNorm1d after every hidden Linear
+    num_cross_layers: int = 3  # DCNv2: number of cross layers L
+    low_rank: Optional[int] = None  # DCNv2: rank of each W_l = U Vᵀ; None = full rank
+    embedding_init: Optional[Callable[[Tensor], object]] = None  # None = xavier_uniform_
+    sparse_embedding: bool = False  # sparse gradients (torch.optim.SparseAdam) for tables
+
+    def __post_init__(self):
+        object.__setattr__(self, "hidden_units", tuple(int(u) for u in self.hidden_units))
+        if self.embedding_dim < 1 or min(self.hidden_units, default=1) < 1:
+            raise ValueError(f"embedding_dim and hidden_units must be positive: {self}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.num_cross_layers < 0 or (self.low_rank is not None and self.low_rank < 1):
+            raise ValueError(f"num_cross_layers >= 0 and low_rank >= 1 (or None): {self}")
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> "CTRConfig":
+        """A named preset from :data:`PRESETS`, with some fields overridden."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+        return dataclasses.replace(PRESETS[name], **overrides)
+
+
+#: Named configurations. ``paper`` is the official multi-embedding code's setting
+#: (thuml/Multi-Embedding ``main.py``: embed 10, MLP (400, 400), 4 cross layers, BN, dropout 0.2).
+PRESETS: MappingProxyType = MappingProxyType({
+    "default": CTRConfig(),
+    "paper": CTRConfig(embedding_dim=10, hidden_units=(400, 400), num_cross_layers=4,
+                       batch_norm=True, dropout=0.2),
+    "small": CTRConfig(embedding_dim=4, hidden_units=(16, 8), num_cross_layers=2),  # CI, tests
+})
+
+
+def resolve_config(config: CTRConfig | str | None) -> CTRConfig:
+    """``None`` -> the default config, a string -> that preset, a ``CTRConfig`` -> itself."""
+    if config is None:
+        return PRESETS["default"]
+    if isinstance(config, str):
+        return CTRConfig.preset(config)
+    if not isinstance(config, CTRConfig):
+        raise TypeError(f"config must be a CTRConfig, a preset name or None, got {config!r}")
+    return config

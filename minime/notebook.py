@@ -1,0 +1,138 @@
+"""Chapter set-up: plotly renderer for the book, Jupyter and Colab, seed, device, scale.
+
+Every chapter's first code cell calls :func:`setup`. It
+
+* registers a ``book`` plotly renderer that emits a small ``text/html`` output *without*
+  plotly.js (Jupyter Book 1 drops plotly's own mimetype; the local Sphinx extension
+  ``book/_ext/offline_assets.py`` serves ``plotly.min.js`` once per page instead);
+* picks ``plotly_mimetype+book`` in Jupyter (the mimetype for JupyterLab/VS Code, the html
+  for the book) and plotly's ``colab`` renderer on Colab;
+* seeds Python, numpy and torch, uses one intra-op thread at ``ci`` scale, and
+* chooses the device: CUDA when present, else CPU.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+import torch
+
+from minime import scales
+
+#: True inside Google Colab.
+IN_COLAB = "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+@dataclass(frozen=True)
+class Session:
+    """What :func:`setup` chose; chapters keep it as ``ctx``."""
+
+    scale: str
+    device: torch.device
+    seed: int
+    renderer: str
+
+    def __str__(self) -> str:
+        return f"minime: scale={self.scale}, device={self.device}, seed={self.seed}"
+
+
+def _book_html(fig_dict: dict) -> dict:
+    import plotly.io as pio
+
+    html = pio.to_html(
+        fig_dict,
+        include_plotlyjs=False,
+        include_mathjax=False,
+        full_html=False,
+        default_width="100%",
+        default_height=fig_dict.get("layout", {}).get("height") or 480,
+        validate=False,
+        config={"displaylogo": False, "responsive": True},
+    )
+    return {"text/html": html}
+
+
+def register_book_renderer() -> None:
+    """Register plotly's ``book`` renderer (text/html without plotly.js; idempotent)."""
+    import plotly.io as pio
+    from plotly.io.base_renderers import MimetypeRenderer
+
+    class BookRenderer(MimetypeRenderer):
+        def to_mimebundle(self, fig_dict):
+            return _book_html(fig_dict)
+
+    pio.renderers["book"] = BookRenderer()
+
+
+def choose_renderer() -> str:
+    """Set and return plotly's default renderer for this environment.
+
+    ``MINIME_PLOTLY`` overrides the choice (any plotly renderer name, e.g. ``notebook``);
+    plotly's own ``PLOTLY_RENDERER`` accepts only built-in names, so we do not use it.
+    """
+    import plotly.io as pio
+
+    register_book_renderer()
+    override = os.environ.get("MINIME_PLOTLY")
+    if override:
+        pio.renderers.default = override
+    elif IN_COLAB:
+        pio.renderers.default = "colab"
+    else:
+        pio.renderers.default = "plotly_mimetype+book"
+    return pio.renderers.default
+
+
+def setup(seed: int = 0, *, verbose: bool = True) -> Session:
+    """Prepare a chapter: renderer, seed, threads, device; print scale and device.
+
+    Args:
+        seed: seeds Python's, numpy's and torch's generators.
+        verbose: print one line saying the scale and device.
+
+    Returns:
+        A :class:`Session` with ``scale``, ``device``, ``seed`` and ``renderer``.
+
+    Example:
+        >>> ctx = setup(0, verbose=False)
+        >>> ctx.seed
+        0
+    """
+    from minime import train
+
+    renderer = choose_renderer()
+    if scales.SCALE == "ci" or (os.cpu_count() or 1) <= 2:
+        torch.set_num_threads(1)  # small models on 2 cores: one thread is faster and steadier
+    train.set_seed(seed)
+    session = Session(scales.SCALE, train.device(), seed, renderer)
+    if verbose:
+        print(session)
+    return session
+
+
+def glue(name: str, value, *, display: bool = False):
+    """Store ``value`` for the book's prose (``{glue:text}`name```); a no-op off the book.
+
+    Jupyter Book's ``myst_nb.glue`` is used when it is installed (building the book, nbmake);
+    on Colab, where it is not, the value is simply returned.
+
+    Args:
+        name: the key used in the text.
+        value: a number, string or figure.
+        display: also show the value as the cell's output.
+
+    Returns:
+        ``value`` unchanged.
+
+    Example:
+        >>> glue("answer", 42)
+        42
+    """
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:  # Colab and plain Jupyter without myst-nb
+        return value
+    myst_glue(name, value, display=display)
+    return value

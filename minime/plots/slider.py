@@ -1,0 +1,64 @@
+"""Figures with a slider over precomputed runs: interactive in the static book, no kernel."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import plotly.graph_objects as go
+
+from minime.plots.theme import styled
+
+
+def slider_figure(
+    steps: Sequence[Sequence[go.BaseTraceType]],
+    labels: Sequence[str],
+    *,
+    prefix: str = "",
+    title: str | None = None,
+    active: int = 0,
+    step_titles: Sequence[str] | None = None,
+) -> go.Figure:
+    """One figure whose slider shows one precomputed group of traces at a time.
+
+    Every step's traces are embedded in the page; the slider only toggles their visibility, so
+    it works in the static HTML book without Python.
+
+    Args:
+        steps: for each slider position, the traces drawn at that position.
+        labels: the slider label of each position (same length as ``steps``).
+        prefix: text before the current label, e.g. ``"exponent s = "``.
+        title: figure title (also used when ``step_titles`` is None).
+        active: the position shown first.
+        step_titles: optional title per position, replacing ``title`` when it moves.
+
+    Returns:
+        A plotly Figure with ``layout.sliders`` set.
+
+    Example:
+        >>> fig = slider_figure([[go.Scatter(y=[1, 2])], [go.Scatter(y=[2, 1])]], ["a", "b"])
+        >>> len(fig.layout.sliders[0].steps)
+        2
+    """
+    if len(steps) != len(labels) or not steps:
+        raise ValueError(f"need one label per step: {len(steps)} steps, {len(labels)} labels")
+    if not 0 <= active < len(steps):
+        raise ValueError(f"active={active} is not a step index (0..{len(steps) - 1})")
+    owner = [i for i, traces in enumerate(steps) for _ in traces]
+    fig = go.Figure([t for traces in steps for t in traces])
+    for trace, i in zip(fig.data, owner):
+        trace.visible = i == active
+    buttons = []
+    for i, label in enumerate(labels):
+        layout = {}
+        if step_titles is not None:
+            layout["title.text"] = step_titles[i]
+        buttons.append(
+            dict(method="update", label=str(label),
+                 args=[{"visible": [j == i for j in owner]}, layout])
+        )
+    fig.update_layout(
+        sliders=[dict(active=active, steps=buttons, pad=dict(t=40),
+                      currentvalue=dict(prefix=prefix))]
+    )
+    first_title = step_titles[active] if step_titles is not None else title
+    return styled(fig, first_title, height=480)

@@ -1,0 +1,106 @@
+"""Run sizes per scale: one environment variable, read once, one helper for chapters.
+
+``MINIME_SCALE`` selects how big every experiment in the book is:
+
+* ``ci``   -- what CI and nbmake run: each chapter in about a minute on 2 CPU cores;
+* ``book`` -- the default, used to build the published book on a CPU (a few minutes a chapter);
+* ``full`` -- a GPU or Colab: larger worlds and longer training.
+
+Chapters never branch on the scale; they ask for their sizes once::
+
+    from minime import scales
+    S = scales.sizes("ch01")
+    S.num_rows, S.epochs
+"""
+
+from __future__ import annotations
+
+import os
+from types import MappingProxyType
+from typing import Any, Mapping
+
+SCALES = ("ci", "book", "full")
+
+
+def _read_scale() -> str:
+    value = os.environ.get("MINIME_SCALE", "book").strip().lower() or "book"
+    if value not in SCALES:
+        raise ValueError(
+            f"MINIME_SCALE={value!r} is not a scale; use one of {', '.join(SCALES)}"
+        )
+    return value
+
+
+#: The scale of this process, read once at import from ``MINIME_SCALE``.
+SCALE: str = _read_scale()
+
+
+class Sizes(Mapping):
+    """Read-only sizes of one experiment at one scale; keys are also attributes.
+
+    Example:
+        >>> s = Sizes("demo", "ci", {"num_rows": 1000})
+        >>> s.num_rows
+        1000
+    """
+
+    def __init__(self, name: str, scale: str, values: Mapping[str, Any]):
+        self._name, self._scale = name, scale
+        self._values = MappingProxyType(dict(values))
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("_"):
+            raise AttributeError(key)
+        try:
+            return self._values[key]
+        except KeyError:
+            raise AttributeError(
+                f"sizes({self._name!r}) at scale {self._scale!r} has no {key!r}; "
+                f"it has {', '.join(sorted(self._values))}"
+            ) from None
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"{k}={v!r}" for k, v in self._values.items())
+        return f"Sizes[{self._name}@{self._scale}]({body})"
+
+
+# name -> {scale -> sizes}. Every chapter's sizes live here, so one file shows what each scale
+# costs. Keys shared by all scales of an entry must be the same (checked by the tests).
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "demo": {
+        "ci": dict(num_points=50, num_steps=5),
+        "book": dict(num_points=200, num_steps=9),
+        "full": dict(num_points=1000, num_steps=9),
+    },
+}
+
+
+def sizes(name: str, scale: str | None = None) -> Sizes:
+    """Sizes of experiment ``name`` at ``scale`` (default: the process's ``SCALE``).
+
+    Args:
+        name: a key of ``PRESETS``, usually a chapter such as ``"ch01"``.
+        scale: ``"ci"``, ``"book"`` or ``"full"``; None uses ``MINIME_SCALE``.
+
+    Returns:
+        A read-only :class:`Sizes` whose keys are also attributes.
+
+    Example:
+        >>> sizes("demo", "ci").num_points
+        50
+    """
+    scale = SCALE if scale is None else scale
+    if scale not in SCALES:
+        raise ValueError(f"scale {scale!r} is not one of {', '.join(SCALES)}")
+    if name not in PRESETS:
+        raise KeyError(f"no sizes named {name!r}; known: {', '.join(sorted(PRESETS))}")
+    return Sizes(name, scale, PRESETS[name][scale])

@@ -1,0 +1,288 @@
+"""Training: seeds, device, and the one loop every chapter uses.
+
+``fit`` trains any minime model (``(B, F)`` ids -> ``(B, T)`` logits) with binary cross-entropy on
+logits, one loss per task, selects the epoch with the best mean validation AUC (early stopping
+with patience) and returns a :class:`History`. Optimisers, devices and loops live here, never in
+the models (as in minGPT's trainer).
+
+Example:
+    >>> from minime import data, models, train
+    >>> world = data.make_world("tiny", seed=0)
+    >>> split = world.split()
+    >>> model = models.build("fm", world.field_dims, "small", num_tasks=world.num_tasks)
+    >>> history = train.fit(model, split.train, split.valid,
+    ...                     train.TrainConfig(epochs=2, progress=False))
+    >>> len(history.epochs) <= 2 and history.best_epoch >= 1
+    True
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as nnf
+
+from minime import metrics
+from minime.data.batches import TensorData
+from minime.embedding import split_sparse_parameters
+
+OPTIMIZERS = ("adam", "sparse_adam")
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python's, numpy's and torch's generators (CPU and CUDA).
+
+    Args:
+        seed: any non-negative integer.
+
+    Example:
+        >>> set_seed(0); a = torch.rand(1); set_seed(0); bool(a == torch.rand(1))
+        True
+    """
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def device() -> torch.device:
+    """The device chapters train on: CUDA when present, else CPU.
+
+    Example:
+        >>> device().type in ("cpu", "cuda")
+        True
+    """
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How :func:`fit` trains; every field has a default that suits the book's small worlds."""
+
+    epochs: int = 10  # at most this many passes over the training rows
+    batch_size: int = 2048  # rows per step
+    lr: float = 1e-3  # learning rate of every optimiser
+    weight_decay: float = 0.0  # Adam's L2 on dense parameters (decays the whole table if dense)
+    optimizer: str = "adam"  # "adam": dense Adam on everything; "sparse_adam": SparseAdam on
+    #                          sparse embedding tables (config.sparse_embedding) + Adam on the rest
+    patience: int = 2  # stop after this many epochs without a better mean validation AUC
+    task_weights: tuple[float, ...] | None = None  # loss weight per task; None = all 1
+    eval_batch_size: int = 16384  # rows per forward when evaluating
+    seed: int = 0  # seeds the shuffling of the training rows
+    restore_best: bool = True  # load the best epoch's weights at the end
+    progress: bool = True  # a tqdm bar over the steps (closes when done)
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.lr <= 0 or self.patience < 0 or self.weight_decay < 0:
+            raise ValueError(f"need lr > 0, patience >= 0, weight_decay >= 0: {self}")
+
+
+@dataclass
+class History:
+    """What :func:`fit` did: one record per epoch, the best epoch, the optimiser, the time."""
+
+    epochs: list[dict] = field(default_factory=list)  # epoch, train_loss, valid_auc, ...
+    best_epoch: int = 0  # 1-based epoch whose weights the model holds (restore_best)
+    best_valid_auc: float = float("nan")  # mean over tasks
+    optimizer: str = ""  # e.g. "Adam(lr=0.001) on all 7 parameters"
+    stopped_early: bool = False
+    seconds: float = 0.0
+    config: dict = field(default_factory=dict)
+
+    def series(self, key: str) -> list:
+        """One value per epoch, e.g. ``history.series("valid_auc_mean")``."""
+        return [record[key] for record in self.epochs]
+
+
+Callback = Callable[[nn.Module, dict], None]
+
+
+def predict(model: nn.Module, data: TensorData, *, batch_size: int = 16384) -> torch.Tensor:
+    """Logits of ``model`` on every row of ``data``, in order: ``(N, T)`` float32 on the CPU.
+
+    Example:
+        >>> from minime import data, models
+        >>> world = data.make_world("tiny", seed=0)
+        >>> model = models.build("dnn", world.field_dims, "small", num_tasks=world.num_tasks)
+        >>> predict(model, world.data).shape == (len(world.data), world.num_tasks)
+        True
+    """
+    was_training = model.training
+    model.eval()
+    dev = _model_device(model)
+    with torch.no_grad():
+        out = [model(b.x.to(dev)).float().cpu() for b in data.batches(batch_size)]
+    model.train(was_training)
+    return torch.cat(out)
+
+
+def evaluate(model: nn.Module, data: TensorData, *, group: str | None = None,
+             batch_size: int = 16384) -> dict:
+    """AUC and log loss per task (and GAUC grouped by field ``group``, e.g. the user id).
+
+    Args:
+        model: any minime model.
+        data: rows to score.
+        group: a field name; adds impression-weighted GAUC per task grouped by its ids.
+        batch_size: rows per forward.
+
+    Returns:
+        ``{"auc": [T floats], "logloss": [...], "auc_mean": float, ("gauc": [...])}``.
+    """
+    logits = predict(model, data, batch_size=batch_size).numpy()
+    y = data.y.cpu().numpy()
+    tasks = range(data.num_tasks)
+    out = {"auc": [metrics.auc(y[:, t], logits[:, t]) for t in tasks],
+           "logloss": [metrics.logloss(y[:, t], logits[:, t], logits=True) for t in tasks]}
+    out["auc_mean"] = float(np.mean(out["auc"]))
+    if group is not None:
+        ids = data.column(group).cpu().numpy()
+        out["gauc"] = [metrics.gauc(y[:, t], logits[:, t], ids) for t in tasks]
+    return out
+
+
+def fit(model: nn.Module, train: TensorData, valid: TensorData, config: TrainConfig | None = None,
+        *, callbacks: Sequence[Callback] = (), device: torch.device | str | None = None) -> History:
+    """Train ``model`` on ``train``, select the epoch with the best mean AUC on ``valid``.
+
+    Loss: ``Σ_t w_t · BCEWithLogits(logit_t, y_t)`` averaged over the batch. After every epoch the
+    model is evaluated on ``valid``; each callback is then called as ``callback(model, record)``
+    and may add entries to ``record`` (e.g. IA per field). Training stops after
+    ``config.patience`` epochs without improvement; with ``restore_best`` the model ends with
+    its best epoch's weights.
+
+    Args:
+        model: maps ``(B, F)`` ids to ``(B, T)`` logits; trained in place.
+        train: training rows (``T`` label columns).
+        valid: validation rows, used for early stopping only.
+        config: a :class:`TrainConfig`; None uses the defaults.
+        callbacks: functions ``(model, record) -> None`` run after each epoch's evaluation.
+        device: where to train; default: the device of the model's parameters. The data is
+            moved there once.
+
+    Returns:
+        The :class:`History`.
+    """
+    config = config or TrainConfig()
+    _check_compatible(model, train, valid, config)
+    dev = torch.device(device) if device is not None else _model_device(model)
+    model.to(dev)
+    train, valid = train.to(dev), valid.to(dev)
+    optimizers, description = make_optimizers(model, config)
+    weights = torch.tensor(config.task_weights or [1.0] * train.num_tasks, device=dev)
+    history = History(optimizer=description, config=asdict(config))
+    best_state, stale, start = None, 0, time.perf_counter()
+    bar = _progress(config, train)
+    generator = torch.Generator().manual_seed(config.seed)
+    for epoch in range(1, config.epochs + 1):
+        loss = _train_epoch(model, train, optimizers, weights, config, generator, bar)
+        record = {"epoch": epoch, "train_loss": loss, **_valid_record(model, valid, config)}
+        for callback in callbacks:
+            callback(model, record)
+        history.epochs.append(record)
+        if bar is not None:
+            bar.set_postfix(epoch=epoch, loss=f"{loss:.4f}", valid_auc=f"{record['valid_auc_mean']:.4f}")
+        if not record["valid_auc_mean"] <= history.best_valid_auc:  # first epoch, or better
+            history.best_epoch, history.best_valid_auc = epoch, record["valid_auc_mean"]
+            best_state, stale = copy.deepcopy(model.state_dict()), 0
+        else:
+            stale += 1
+            if stale > config.patience:
+                history.stopped_early = True
+                break
+    if bar is not None:
+        bar.close()
+    if config.restore_best and best_state is not None:
+        model.load_state_dict(best_state)
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+def make_optimizers(model: nn.Module, config: TrainConfig) -> tuple[list, str]:
+    """The optimisers ``config.optimizer`` asks for, and a one-line description of them."""
+    sparse, dense = split_sparse_parameters(model)
+    if config.optimizer == "adam":
+        if sparse:
+            raise ValueError("the model has sparse embedding tables (sparse_embedding=True), which "
+                             "Adam cannot update: use TrainConfig(optimizer='sparse_adam')")
+        opt = torch.optim.Adam(dense, lr=config.lr, weight_decay=config.weight_decay)
+        return [opt], (f"Adam(lr={config.lr}, weight_decay={config.weight_decay}) on all "
+                       f"{len(dense)} parameter tensors (dense embedding gradients)")
+    if not sparse:
+        raise ValueError("optimizer='sparse_adam' needs sparse embedding tables: build the model "
+                         "with a config whose sparse_embedding=True")
+    opts = [torch.optim.SparseAdam(sparse, lr=config.lr)]
+    if dense:
+        opts.append(torch.optim.Adam(dense, lr=config.lr, weight_decay=config.weight_decay))
+    return opts, (f"SparseAdam(lr={config.lr}) on {len(sparse)} sparse table(s) + "
+                  f"Adam(lr={config.lr}, weight_decay={config.weight_decay}) on {len(dense)} dense")
+
+
+def _train_epoch(model, train, optimizers, weights, config, generator, bar) -> float:
+    model.train()
+    total, rows = 0.0, 0
+    for batch in train.batches(config.batch_size, shuffle=True, generator=generator):
+        logits = model(batch.x)  # (B, F) -> (B, T)
+        per_task = nnf.binary_cross_entropy_with_logits(logits, batch.y, reduction="none")
+        loss = (per_task.mean(dim=0) * weights).sum()  # (B, T) -> (T,) -> ()
+        for opt in optimizers:
+            opt.zero_grad(set_to_none=True)
+        loss.backward()
+        for opt in optimizers:
+            opt.step()
+        total += float(loss.detach()) * len(batch.y)
+        rows += len(batch.y)
+        if bar is not None:
+            bar.update(1)
+    return total / rows
+
+
+def _valid_record(model, valid, config) -> dict:
+    result = evaluate(model, valid, batch_size=config.eval_batch_size)
+    return {"valid_auc": result["auc"], "valid_auc_mean": result["auc_mean"],
+            "valid_logloss": result["logloss"]}
+
+
+def _progress(config: TrainConfig, train: TensorData):
+    if not config.progress:
+        return None
+    from tqdm.auto import tqdm
+
+    steps = -(-train.num_rows // config.batch_size) * config.epochs
+    return tqdm(total=steps, desc="training", unit="step", leave=False)
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
+def _check_compatible(model, train: TensorData, valid: TensorData, config: TrainConfig) -> None:
+    for name, data in (("train", train), ("valid", valid)):
+        if not isinstance(data, TensorData):
+            raise TypeError(f"{name} must be a minime.data.TensorData, got {type(data).__name__}")
+    if valid.field_dims != train.field_dims or valid.num_tasks != train.num_tasks:
+        raise ValueError(f"train and valid differ: fields {train.field_dims} vs {valid.field_dims}"
+                         f", tasks {train.num_tasks} vs {valid.num_tasks}")
+    expected = getattr(getattr(model, "embedding", None), "field_dims", None)
+    if expected is not None and tuple(expected) != train.field_dims:
+        raise ValueError(f"the model's embedding has field_dims {tuple(expected)} but the data has "
+                         f"{train.field_dims}")
+    num_tasks = getattr(model, "num_tasks", train.num_tasks)
+    if num_tasks != train.num_tasks:
+        raise ValueError(f"the model predicts {num_tasks} task(s) but the data has "
+                         f"{train.num_tasks} label column(s) ({', '.join(train.task_names)})")
+    if config.task_weights is not None and len(config.task_weights) != train.num_tasks:
+        raise ValueError(f"task_weights has {len(config.task_weights)} entries for "
+                         f"{train.num_tasks} tasks")

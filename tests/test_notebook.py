@@ -1,0 +1,43 @@
+"""minime.notebook: the book renderer emits html without plotly.js; setup seeds and reports."""
+
+import sys
+
+import plotly.graph_objects as go
+import plotly.io as pio
+import torch
+
+from minime import notebook
+
+
+def test_book_renderer_emits_small_html_without_plotlyjs():
+    notebook.register_book_renderer()
+    bundle = pio.renderers["book"].to_mimebundle(go.Figure(go.Scatter(y=[1, 2, 3])).to_dict())
+    html = bundle["text/html"]
+    assert set(bundle) == {"text/html"}
+    assert "Plotly.newPlot" in html and "plotly-graph-div" in html
+    assert len(html) < 20_000, "plotly.js must not be embedded in every figure"
+    assert "cdn.plot.ly" not in html and "mathjax" not in html.lower()
+
+
+def test_setup_chooses_renderer_seed_and_device(monkeypatch, capsys):
+    monkeypatch.delenv("MINIME_PLOTLY", raising=False)
+    ctx = notebook.setup(seed=3)
+    assert "scale=ci" in capsys.readouterr().out
+    assert pio.renderers.default == ctx.renderer == "plotly_mimetype+book"
+    assert ctx.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    first = torch.rand(3)
+    notebook.setup(seed=3, verbose=False)
+    assert torch.equal(first, torch.rand(3))
+
+
+def test_renderer_override_and_colab(monkeypatch):
+    monkeypatch.setenv("MINIME_PLOTLY", "notebook")
+    assert notebook.choose_renderer() == "notebook"
+    monkeypatch.delenv("MINIME_PLOTLY")
+    monkeypatch.setattr(notebook, "IN_COLAB", True)
+    assert notebook.choose_renderer() == "colab"
+
+
+def test_glue_falls_back_when_myst_nb_is_missing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # import fails, as on Colab
+    assert notebook.glue("x", 1.5) == 1.5
