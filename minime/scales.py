@@ -81,6 +81,13 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "book": dict(num_points=200, num_steps=9),
         "full": dict(num_points=1000, num_steps=9),
     },
+    # 1. The ad world and a single-embedding CTR model
+    "ch01": {
+        "ci": dict(world="ctr", num_rows=200_000, epochs=3, batch_size=2048, embedding_dim=16),
+        "book": dict(world="ctr", num_rows=600_000, epochs=6, batch_size=2048, embedding_dim=16),
+        "full": dict(world="ctr_large", num_rows=3_000_000, epochs=8, batch_size=4096,
+                     embedding_dim=16),
+    },
 }
 
 

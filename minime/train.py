@@ -95,7 +95,7 @@ class History:
     epochs: list[dict] = field(default_factory=list)  # epoch, train_loss, valid_auc, ...
     best_epoch: int = 0  # 1-based epoch whose weights the model holds (restore_best)
     best_valid_auc: float = float("nan")  # mean over tasks
-    optimizer: str = ""  # e.g. "Adam(lr=0.001) on all 7 parameters"
+    optimizer: str = ""  # e.g. "Adam(lr=0.001, weight_decay=0.0), dense gradients, 7 tensors"
     stopped_early: bool = False
     seconds: float = 0.0
     config: dict = field(default_factory=dict)
@@ -217,8 +217,8 @@ def make_optimizers(model: nn.Module, config: TrainConfig) -> tuple[list, str]:
             raise ValueError("the model has sparse embedding tables (sparse_embedding=True), which "
                              "Adam cannot update: use TrainConfig(optimizer='sparse_adam')")
         opt = torch.optim.Adam(dense, lr=config.lr, weight_decay=config.weight_decay)
-        return [opt], (f"Adam(lr={config.lr}, weight_decay={config.weight_decay}) on all "
-                       f"{len(dense)} parameter tensors (dense embedding gradients)")
+        return [opt], (f"Adam(lr={config.lr}, weight_decay={config.weight_decay}), dense "
+                       f"gradients, {len(dense)} tensors")
     if not sparse:
         raise ValueError("optimizer='sparse_adam' needs sparse embedding tables: build the model "
                          "with a config whose sparse_embedding=True")
@@ -226,7 +226,7 @@ def make_optimizers(model: nn.Module, config: TrainConfig) -> tuple[list, str]:
     if dense:
         opts.append(torch.optim.Adam(dense, lr=config.lr, weight_decay=config.weight_decay))
     return opts, (f"SparseAdam(lr={config.lr}) on {len(sparse)} sparse table(s) + "
-                  f"Adam(lr={config.lr}, weight_decay={config.weight_decay}) on {len(dense)} dense")
+                  f"Adam(lr={config.lr}, weight_decay={config.weight_decay}) on {len(dense)} tensors")
 
 
 def _train_epoch(model, train, optimizers, weights, config, generator, bar) -> float:
@@ -257,8 +257,8 @@ def _valid_record(model, valid, config) -> dict:
 def _progress(config: TrainConfig, train: TensorData):
     if not config.progress:
         return None
-    from tqdm.auto import tqdm
-
+    from tqdm.std import tqdm  # text bar on stderr: one updating line in Jupyter, Colab and
+    #                             terminals; the book drops stderr, so pages carry no stale bars
     steps = -(-train.num_rows // config.batch_size) * config.epochs
     return tqdm(total=steps, desc="training", unit="step", leave=False)
 

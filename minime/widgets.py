@@ -53,6 +53,7 @@ def panel(
     for name, control in controls.items():
         if not getattr(control, "description", ""):
             control.description = name
+        control.style.description_width = "initial"  # show the whole name
     if run_now:
         redraw()
     return w.VBox([w.HBox([*controls.values(), run]), out])

@@ -178,3 +178,15 @@ def test_config_presets_are_frozen_and_checked():
 def test_embedding_init_from_config():
     model = models.DNN(FIELD_DIMS, dataclasses.replace(SMALL, embedding_init=nn.init.zeros_))
     assert model.embedding.table.weight.eq(0).all()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_two_steps_then_loss_decreases_on_the_tiny_world(name):
+    from minime import data
+
+    world = data.make_world("tiny", seed=0)
+    ids, labels = world.data.x, world.data.y
+    model = models.build(name, world.field_dims, SMALL, num_tasks=world.num_tasks)
+    assert model(ids[:8]).shape == (8, world.num_tasks)
+    losses = train(model, ids, labels, steps=50)
+    assert losses[-1] < losses[0] - 0.1, (losses[0], losses[-1])

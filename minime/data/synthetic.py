@@ -22,11 +22,11 @@ import torch
 
 from minime.data.batches import Split, TensorData
 from minime.metrics import auc
-from minime.data.truth import Truth, plant_truth
+from minime.data.truth import Truth, plant_truth, zipf_by_rank
 from minime.data.world_config import PRESETS, FieldSpec, WorldConfig, resolve_config
 
-__all__ = ["World", "make_world", "sample_ids", "bias_for_rate", "sigmoid", "PRESETS", "FieldSpec",
-           "WorldConfig", "Truth"]
+__all__ = ["World", "make_world", "sample_ids", "bias_for_rate", "sigmoid", "zipf_by_rank",
+           "PRESETS", "FieldSpec", "WorldConfig", "Truth"]
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:

@@ -111,17 +111,27 @@ class Truth:
         return self.shared_logit(x)[:, None] + self.user_item_term(x) + self.task_bias[None, :]
 
 
+def zipf_by_rank(cardinality: int, exponent: float) -> np.ndarray:
+    """Zipf probabilities in popularity order: ``p_k = k^-s / Σ_{j=1..V} j^-s``, k = 1..V: (V,).
+
+    Example:
+        >>> zipf_by_rank(3, 0.0).tolist()
+        [0.3333333333333333, 0.3333333333333333, 0.3333333333333333]
+    """
+    by_rank = np.arange(1, cardinality + 1, dtype=float) ** -float(exponent)
+    return by_rank / by_rank.sum()
+
+
 def zipf_probs(cardinality: int, exponent: float, rng: np.random.Generator) -> np.ndarray:
-    """Zipf probabilities ``p(rank k) ∝ (k+1)^-s`` given to the ids in a random order: (V,).
+    """Zipf probabilities (:func:`zipf_by_rank`) given to the ids in a random order: (V,).
 
     Example:
         >>> p = zipf_probs(4, 1.0, np.random.default_rng(0))
         >>> round(float(p.sum()), 6), round(float(p.max() / p.min()), 6)
         (1.0, 4.0)
     """
-    by_rank = np.arange(1, cardinality + 1, dtype=float) ** -exponent
     probs = np.empty(cardinality)
-    probs[rng.permutation(cardinality)] = by_rank / by_rank.sum()
+    probs[rng.permutation(cardinality)] = zipf_by_rank(cardinality, exponent)
     return probs
 
 

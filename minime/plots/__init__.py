@@ -3,5 +3,10 @@
 from minime.plots.flow import flow_diagram
 from minime.plots.slider import slider_figure
 from minime.plots.theme import PALETTE, TEMPLATE, styled
+from minime.plots.training import auc_vs_oracle, training_curves
+from minime.plots.world import field_cardinalities, id_frequency, zipf_slider
 
-__all__ = ["PALETTE", "TEMPLATE", "flow_diagram", "slider_figure", "styled"]
+__all__ = [
+    "PALETTE", "TEMPLATE", "auc_vs_oracle", "field_cardinalities", "flow_diagram",
+    "id_frequency", "slider_figure", "styled", "training_curves", "zipf_slider",
+]
