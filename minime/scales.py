@@ -76,11 +76,6 @@ class Sizes(Mapping):
 # name -> {scale -> sizes}. Every chapter's sizes live here, so one file shows what each scale
 # costs. Keys shared by all scales of an entry must be the same (checked by the tests).
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "demo": {
-        "ci": dict(num_points=50, num_steps=5),
-        "book": dict(num_points=200, num_steps=9),
-        "full": dict(num_points=1000, num_steps=9),
-    },
     # 1. The ad world and a single-embedding CTR model
     "ch01": {
         "ci": dict(world="ctr", num_rows=200_000, epochs=3, batch_size=2048, embedding_dim=16),
@@ -102,8 +97,8 @@ def sizes(name: str, scale: str | None = None) -> Sizes:
         A read-only :class:`Sizes` whose keys are also attributes.
 
     Example:
-        >>> sizes("demo", "ci").num_points
-        50
+        >>> sizes("ch01", "ci").epochs
+        3
     """
     scale = SCALE if scale is None else scale
     if scale not in SCALES:

@@ -22,19 +22,19 @@ def test_every_preset_has_the_same_keys_at_every_scale(name):
 
 
 def test_sizes_are_read_only_attributes():
-    s = scales.sizes("demo", "ci")
-    assert s.num_points == 50 and s["num_steps"] == 5 and dict(s) == scales.PRESETS["demo"]["ci"]
-    with pytest.raises(AttributeError, match="has no 'epochs'"):
-        s.epochs
+    s = scales.sizes("ch01", "ci")
+    assert s.epochs == 3 and s["world"] == "ctr" and dict(s) == scales.PRESETS["ch01"]["ci"]
+    with pytest.raises(AttributeError, match="has no 'nope'"):
+        s.nope
     with pytest.raises(TypeError):
-        s["num_points"] = 3
+        s["epochs"] = 5
 
 
 def test_bad_names_and_scales_are_clear_errors():
     with pytest.raises(KeyError, match="no sizes named 'nope'"):
         scales.sizes("nope")
     with pytest.raises(ValueError, match="scale 'huge'"):
-        scales.sizes("demo", "huge")
+        scales.sizes("ch01", "huge")
     env = {**os.environ, "MINIME_SCALE": "huge"}
     run = subprocess.run([sys.executable, "-c", "import minime.scales"], env=env,
                          capture_output=True, text=True)
