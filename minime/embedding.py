@@ -95,6 +95,42 @@ class _FieldTable(nn.Module):
     def _field_rows(self) -> list[Tensor]:
         return list(self.table.weight.split(self.field_dims, dim=0))  # F × (V_f, width)
 
+    def freeze_fields(self, fields: Sequence[int | str]) -> None:
+        """Stop training the tables of ``fields`` (indices or names): their rows get zero gradient.
+
+        Used by controlled experiments, e.g. a partner field kept at its random initialisation
+        (chapter 3). With zero gradients Adam leaves the rows where they are (as long as
+        ``weight_decay`` is 0). Calling it again replaces the set of frozen fields.
+
+        Args:
+            fields: field indices, or names if the module was given ``field_names``.
+
+        Example:
+            >>> emb = FusedEmbedding([2, 3], 4)
+            >>> emb.freeze_fields([0])
+            >>> emb(torch.tensor([[1, 2]])).sum().backward()
+            >>> emb.table.weight.grad[:2].abs().sum().item(), emb.table.weight.grad[2:].abs().sum() > 0
+            (0.0, tensor(True))
+        """
+        index = [self._field_index(f) for f in fields]
+        rows = torch.ones(sum(self.field_dims), 1, device=self.table.weight.device)
+        for f in index:
+            start = sum(self.field_dims[:f])
+            rows[start:start + self.field_dims[f]] = 0.0
+        self.frozen_fields = tuple(sorted(set(index)))
+        if getattr(self, "_freeze_hook", None) is not None:
+            self._freeze_hook.remove()
+        self._freeze_hook = self.table.weight.register_hook(lambda grad: _mask_rows(grad, rows))
+
+    def _field_index(self, field: int | str) -> int:
+        if isinstance(field, str):
+            if self.field_names is None or field not in self.field_names:
+                raise ValueError(f"no field named {field!r}; names are {self.field_names}")
+            return self.field_names.index(field)
+        if not 0 <= field < self.num_fields:
+            raise ValueError(f"field index {field} is out of range for {self.num_fields} fields")
+        return int(field)
+
     def extra_repr(self) -> str:
         return f"field_dims={self.field_dims}, sparse={self.table.sparse}"
 
@@ -226,6 +262,17 @@ class MultiEmbedding(_FieldTable):
 
     def extra_repr(self) -> str:
         return f"dims={self.dims}, {super().extra_repr()}"
+
+
+def _mask_rows(grad: Tensor, rows: Tensor) -> Tensor:
+    """Multiply each row of a (dense or sparse COO) gradient by ``rows`` ``(num_rows, 1)``."""
+    rows = rows.to(grad.device)
+    if not grad.is_sparse:
+        return grad * rows
+    grad = grad.coalesce()
+    index = grad.indices()  # (1, nnz)
+    return torch.sparse_coo_tensor(index, grad.values() * rows[index[0]], grad.shape,
+                                   is_coalesced=True, check_invariants=False)
 
 
 def split_sparse_parameters(module: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:

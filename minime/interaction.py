@@ -84,11 +84,35 @@ class FwFMInteraction(nn.Module):
         self.num_fields, self.reduce_sum = num_fields, reduce_sum
         self.register_buffer("pairs", _pair_indices(num_fields), persistent=False)
         self.pair_weight = nn.Parameter(torch.ones(self.pairs.shape[1]))
+        self.register_buffer("pair_mask", torch.ones(self.pairs.shape[1]))  # 0: pair switched off
 
     def field_weights(self) -> Tensor:
         """The ``(F, F)`` matrix ``R``: ``R[i, j] = r_ij`` for ``i < j``, zero elsewhere."""
         matrix = self.pair_weight.new_zeros(self.num_fields, self.num_fields)
-        return matrix.index_put((self.pairs[0], self.pairs[1]), self.pair_weight)
+        weights = self.pair_weight * self.pair_mask  # switched-off pairs: weight and gradient 0
+        return matrix.index_put((self.pairs[0], self.pairs[1]), weights)
+
+    def restrict_pairs(self, pairs) -> None:
+        """Let only ``pairs`` interact; every other pair's ``r_ij`` is fixed at 0 (no gradient).
+
+        A controlled experiment's knob, e.g. a field that meets some fields and not others
+        (chapter 3). Calling it again replaces the allowed set.
+
+        Args:
+            pairs: field index pairs ``(i, j)`` in either order.
+
+        Example:
+            >>> fwfm = FwFMInteraction(3)
+            >>> fwfm.restrict_pairs([(1, 0)])
+            >>> fwfm.field_weights().tolist()
+            [[0.0, 1.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+        """
+        allowed = {tuple(sorted((int(i), int(j)))) for i, j in pairs}
+        known = {(int(i), int(j)) for i, j in self.pairs.T.tolist()}
+        if not allowed <= known:
+            raise ValueError(f"not field pairs of {self.num_fields} fields: {sorted(allowed - known)}")
+        mask = [float((int(i), int(j)) in allowed) for i, j in self.pairs.T.tolist()]
+        self.pair_mask.copy_(torch.tensor(mask))
 
     def forward(self, embeddings: Tensor) -> Tensor:
         """``(B, F, D) -> (B, 1)`` or ``(B, D)``."""

@@ -156,7 +156,9 @@ def fit(model: nn.Module, train: TensorData, valid: TensorData, config: TrainCon
         *, callbacks: Sequence[Callback] = (), device: torch.device | str | None = None) -> History:
     """Train ``model`` on ``train``, select the epoch with the best mean AUC on ``valid``.
 
-    Loss: ``Σ_t w_t · BCEWithLogits(logit_t, y_t)`` averaged over the batch. After every epoch the
+    Loss: ``Σ_t w_t · BCEWithLogits(logit_t, y_t)`` averaged over the batch, plus
+    ``model.regularization()`` when the model defines it (a scalar tensor; the reported
+    ``train_loss`` includes it). After every epoch the
     model is evaluated on ``valid``; each callback is then called as ``callback(model, record)``
     and may add entries to ``record`` (e.g. IA per field). Training stops after
     ``config.patience`` epochs without improvement; with ``restore_best`` the model ends with
@@ -231,11 +233,14 @@ def make_optimizers(model: nn.Module, config: TrainConfig) -> tuple[list, str]:
 
 def _train_epoch(model, train, optimizers, weights, config, generator, bar) -> float:
     model.train()
+    regularizer = getattr(model, "regularization", None)
     total, rows = 0.0, 0
     for batch in train.batches(config.batch_size, shuffle=True, generator=generator):
         logits = model(batch.x)  # (B, F) -> (B, T)
         per_task = nnf.binary_cross_entropy_with_logits(logits, batch.y, reduction="none")
         loss = (per_task.mean(dim=0) * weights).sum()  # (B, T) -> (T,) -> ()
+        if regularizer is not None:
+            loss = loss + regularizer()  # e.g. the orthogonality penalty of a restricted DCNv2
         for opt in optimizers:
             opt.zero_grad(set_to_none=True)
         loss.backward()

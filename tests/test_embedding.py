@@ -183,3 +183,20 @@ def test_same_seed_same_weights():
 def test_bad_construction(kwargs):
     with pytest.raises(ValueError):
         FusedEmbedding(**kwargs)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_freeze_fields_zeroes_their_rows_gradients(sparse):
+    emb = FusedEmbedding([3, 4, 5], 2, sparse=sparse, field_names=["a", "b", "c"])
+    emb.freeze_fields(["b"])
+    assert emb.frozen_fields == (1,)
+    ids = torch.tensor([[0, 1, 2], [2, 3, 4]])
+    (emb(ids) ** 2).sum().backward()
+    grad = emb.table.weight.grad.to_dense()
+    assert grad[3:7].abs().sum() == 0 and grad[:3].abs().sum() > 0 and grad[7:].abs().sum() > 0
+    emb.freeze_fields([])  # replaces the hook: nothing frozen
+    emb.table.weight.grad = None
+    (emb(ids) ** 2).sum().backward()
+    assert emb.table.weight.grad.to_dense()[3:7].abs().sum() > 0
+    with pytest.raises(ValueError, match="no field named 'z'"):
+        emb.freeze_fields(["z"])

@@ -121,3 +121,18 @@ def test_mlp_layers_and_values():
                           + linear.bias.detach().numpy(), 0)
     np.testing.assert_allclose(plain(x).detach(), expected)
     assert MLP(4, (), output_dim=1)(x.float()).shape == (B, 1) and MLP(4, ()).output_dim == 4
+
+
+def test_fwfm_restrict_pairs_switches_pairs_off_with_no_gradient():
+    fwfm = FwFMInteraction(4)
+    fwfm.restrict_pairs([(0, 1), (3, 2)])
+    e = torch.randn(5, 4, 3)
+    expected = (e[:, 0] * e[:, 1]).sum(1) + (e[:, 2] * e[:, 3]).sum(1)
+    out = fwfm(e).squeeze(1)
+    assert torch.allclose(out, expected, atol=1e-5)
+    out.sum().backward()
+    off = fwfm.pair_mask == 0
+    assert off.sum() == 4 and (fwfm.pair_weight.grad[off] == 0).all()
+    assert (fwfm.pair_weight.grad[~off] != 0).all()
+    with pytest.raises(ValueError, match="not field pairs"):
+        fwfm.restrict_pairs([(0, 4)])

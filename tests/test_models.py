@@ -151,7 +151,7 @@ def test_dcnv2_is_stacked_cross_then_mlp():
 
 
 def test_build_registry_and_errors():
-    assert set(MODELS) == {"dnn", "fm", "fwfm", "ipnn", "dcnv2"}
+    assert set(MODELS) == {"dnn", "fm", "fwfm", "ipnn", "dcnv2", "restricted_dcnv2"}
     with pytest.raises(ValueError, match="dcnv2"):
         models.build("dcn", FIELD_DIMS)
     model = models.build("dnn", FIELD_DIMS, "paper")

@@ -1,9 +1,17 @@
-"""Analysis of trained models: singular spectra, Information Abundance and effective rank.
+"""Analysis of trained models: singular spectra, Information Abundance, effective rank, collapse.
 
 A thin re-export of the submodules' public names, so chapters write
-``from minime import analysis`` and then ``analysis.information_abundance(E)``.
+``from minime import analysis`` and then ``analysis.information_abundance(E)`` or
+``analysis.field_spectra(model, data=train)``.
 """
 
-from minime.analysis.spectrum import effective_rank, information_abundance, singular_values
+from minime.analysis.collapse import (IACallback, SpectrumReport, collapse_ratio, field_spectra,
+                                      set_spectra, snapshot, sub_embedding_ia)
+from minime.analysis.spectrum import (effective_rank, erank_from_singular_values,
+                                     ia_from_singular_values, information_abundance,
+                                     singular_values)
 
-__all__ = ["effective_rank", "information_abundance", "singular_values"]
+__all__ = ["IACallback", "SpectrumReport", "collapse_ratio", "effective_rank",
+           "erank_from_singular_values", "field_spectra", "ia_from_singular_values",
+           "information_abundance", "set_spectra", "singular_values", "snapshot",
+           "sub_embedding_ia"]

@@ -177,8 +177,7 @@ def information_abundance(E, *, row_normalize: bool = False, center: bool = Fals
         >>> information_abundance(np.diag([2.0, 1.0, 1.0, 0.0]))  # (2 + 1 + 1 + 0) / 2
         2.0
     """
-    s = _nonzero_spectrum(E, row_normalize, center, "information abundance")
-    return float(s.sum() / s[0])
+    return ia_from_singular_values(_nonzero_spectrum(E, row_normalize, center, "information abundance"))
 
 
 def effective_rank(E, *, row_normalize: bool = False, center: bool = False) -> float:
@@ -202,6 +201,37 @@ def effective_rank(E, *, row_normalize: bool = False, center: bool = False) -> f
         >>> round(effective_rank(np.diag([1.0, 1.0, 0.0])), 12)  # the zero σ adds nothing
         2.0
     """
-    s = _nonzero_spectrum(E, row_normalize, center, "effective rank")
+    return erank_from_singular_values(_nonzero_spectrum(E, row_normalize, center, "effective rank"))
+
+
+def ia_from_singular_values(s: np.ndarray) -> float:
+    """IA from singular values already computed: ``Σσ / σ_1``.
+
+    Args:
+        s: (K,) singular values in descending order, not all zero (``singular_values(E)``).
+
+    Returns:
+        The information abundance as a float.
+
+    Example:
+        >>> ia_from_singular_values(np.array([2.0, 1.0, 1.0]))
+        2.0
+    """
+    return float(s.sum() / s[0])
+
+
+def erank_from_singular_values(s: np.ndarray) -> float:
+    """Effective rank from singular values already computed: ``exp(H(σ / Σσ))``, 0·log 0 = 0.
+
+    Args:
+        s: (K,) singular values, not all zero (``singular_values(E)``).
+
+    Returns:
+        The effective rank as a float.
+
+    Example:
+        >>> round(erank_from_singular_values(np.array([1.0, 1.0, 0.0])), 12)
+        2.0
+    """
     p = s[s > 0] / s.sum()
     return float(np.exp(-np.sum(p * np.log(p))))

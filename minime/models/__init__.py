@@ -1,7 +1,8 @@
 """Assembled CTR models returning logits ``(B, T)``, a registry and :func:`build`.
 
 Single-embedding models: :class:`DNN`, :class:`FM`, :class:`FwFM`, :class:`IPNN`,
-:class:`DCNv2`; sizes come from a :class:`CTRConfig` (presets in :data:`PRESETS`).
+:class:`DCNv2` and the orthogonality-regularised :class:`RestrictedDCNv2`; sizes come from a
+:class:`CTRConfig` (presets in :data:`PRESETS`).
 
 Example:
     >>> import torch
@@ -19,11 +20,13 @@ from typing import Sequence
 from torch import nn
 
 from .config import PRESETS, CTRConfig, resolve_config
+from .restricted import FieldWeightedCrossNet, RestrictedDCNv2
 from .single import DCNv2, DNN, FM, FwFM, IPNN, LinearTerm, SingleEmbeddingModel
 
 __all__ = [
     "CTRConfig", "PRESETS", "resolve_config", "MODELS", "build",
     "SingleEmbeddingModel", "DNN", "FM", "FwFM", "IPNN", "DCNv2", "LinearTerm",
+    "RestrictedDCNv2", "FieldWeightedCrossNet",
 ]
 
 #: Model name -> class; every class takes ``(field_dims, config=None, *, num_tasks=1)``.
@@ -33,6 +36,7 @@ MODELS: MappingProxyType = MappingProxyType({
     "fwfm": FwFM,
     "ipnn": IPNN,
     "dcnv2": DCNv2,
+    "restricted_dcnv2": RestrictedDCNv2,  # build() gives the default reg_weight = 1e-5
 })
 
 

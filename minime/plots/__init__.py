@@ -1,5 +1,8 @@
 """Every figure of the book: one function per figure, each returning a plotly Figure."""
 
+from minime.plots.collapse import (
+    ia_bars, ia_curves, spectrum_heatmap, spectrum_slider, sub_embedding_heatmap,
+)
 from minime.plots.flow import flow_diagram
 from minime.plots.slider import slider_figure
 from minime.plots.theme import PALETTE, TEMPLATE, styled
@@ -9,4 +12,5 @@ from minime.plots.world import field_cardinalities, id_frequency, zipf_slider
 __all__ = [
     "PALETTE", "TEMPLATE", "auc_vs_oracle", "field_cardinalities", "flow_diagram",
     "id_frequency", "slider_figure", "styled", "training_curves", "zipf_slider",
+    "ia_bars", "ia_curves", "spectrum_heatmap", "spectrum_slider", "sub_embedding_heatmap",
 ]
