@@ -112,27 +112,25 @@ def setup(seed: int = 0, *, verbose: bool = True) -> Session:
     return session
 
 
-def glue(name: str, value, *, display: bool = False):
+def glue(name: str, value, *, display: bool = False) -> None:
     """Store ``value`` for the book's prose (``{glue:text}`name```); a no-op off the book.
 
     Jupyter Book's ``myst_nb.glue`` is used when it is installed (building the book, nbmake);
-    on Colab, where it is not, the value is simply returned.
+    on Colab, where it is not, nothing happens. numpy and torch scalars are stored as Python
+    numbers, so that formats such as ``{glue:text}`name:.2f``` work.
 
     Args:
         name: the key used in the text.
         value: a number, string or figure.
         display: also show the value as the cell's output.
 
-    Returns:
-        ``value`` unchanged.
-
     Example:
         >>> glue("answer", 42)
-        42
     """
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()
     try:
         from myst_nb import glue as myst_glue
     except ImportError:  # Colab and plain Jupyter without myst-nb
-        return value
+        return
     myst_glue(name, value, display=display)
-    return value

@@ -83,6 +83,21 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "full": dict(world="ctr_large", num_rows=3_000_000, epochs=8, batch_size=4096,
                      embedding_dim=16),
     },
+    # 2. Measuring collapse (the larger world: 5,000 users, 20,000 ads, many rare ids)
+    "ch02": {
+        "ci": dict(world="ctr_large", num_rows=200_000, epochs=3, embedding_dim=16),
+        "book": dict(world="ctr_large", num_rows=800_000, epochs=4, embedding_dim=16),
+        "full": dict(world="ctr_large", num_rows=4_000_000, epochs=6, embedding_dim=16),
+    },
+    # 3. Why embeddings collapse
+    "ch03": {
+        "ci": dict(world="ctr", num_rows=160_000, epochs=3, dims=(8, 24), toy_rows=150_000,
+                   toy_epochs=3),
+        "book": dict(world="ctr", num_rows=300_000, epochs=4, dims=(8, 16, 32), toy_rows=300_000,
+                     toy_epochs=3),
+        "full": dict(world="ctr", num_rows=2_000_000, epochs=6, dims=(8, 16, 32, 64),
+                     toy_rows=1_000_000, toy_epochs=5),
+    },
 }
 
 

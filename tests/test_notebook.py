@@ -40,4 +40,17 @@ def test_renderer_override_and_colab(monkeypatch):
 
 def test_glue_falls_back_when_myst_nb_is_missing(monkeypatch):
     monkeypatch.setitem(sys.modules, "myst_nb", None)  # import fails, as on Colab
-    assert notebook.glue("x", 1.5) == 1.5
+    assert notebook.glue("x", 1.5) is None
+
+
+def test_glue_turns_numpy_and_torch_scalars_into_python_numbers(monkeypatch):
+    import types
+
+    import numpy as np
+
+    stored = {}
+    fake = types.SimpleNamespace(glue=lambda name, value, display: stored.update({name: value}))
+    monkeypatch.setitem(sys.modules, "myst_nb", fake)
+    notebook.glue("a", np.float64(2.5))
+    notebook.glue("b", torch.tensor(3))
+    assert stored == {"a": 2.5, "b": 3} and type(stored["a"]) is float and type(stored["b"]) is int

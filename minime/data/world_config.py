@@ -187,6 +187,8 @@ _MTL = WorldConfig(
 #: 5,000 and 20,000 values (Zipf 1.0 / 1.05), 1M rows, for book scale. ``multitask``: 1,000 users
 #: × 500 items, rank-4 user–item term, 2 tasks at θ = 60°, 30% conflict users, base rates
 #: 10% / 2% (STEM). ``scenarios``: ``multitask`` plus 3 scenarios rotating item factors by 45°.
+#: ``interaction_toy``: a high-cardinality field H (2,000 ids) that meets a field G of 500 ids and
+#: two low-cardinality fields L1 (2) and L2 (3), for the interaction-collapse experiment.
 #: ``tiny``: 2k rows, 4 small fields, 2 tasks, 2 scenarios, every mechanism on, for unit tests.
 PRESETS: dict[str, WorldConfig] = {
     "ctr": _CTR,
@@ -195,6 +197,10 @@ PRESETS: dict[str, WorldConfig] = {
         _CTR, fields=_ctr_fields(users=(5_000, 1.0), items=(20_000, 1.05)), num_rows=1_000_000),
     "multitask": _MTL,
     "scenarios": dataclasses.replace(_MTL, num_scenarios=3, scenario_angle_deg=45.0),
+    "interaction_toy": WorldConfig(
+        fields=(FieldSpec("H", 2_000, 0.8), FieldSpec("G", 500, 0.8), FieldSpec("L1", 2, 0.0),
+                FieldSpec("L2", 3, 0.0)),
+        num_rows=200_000, pairs=(("H", "G", 4), ("H", "L1", 1), ("H", "L2", 2)), pair_scale=2.0),
     "tiny": WorldConfig(
         fields=(FieldSpec("user_id", 40, 0.5, "user"), FieldSpec("item_id", 30, 0.8, "item"),
                 FieldSpec("age", 5, 0.0), FieldSpec("category", 8, 0.5)),

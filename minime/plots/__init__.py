@@ -4,6 +4,7 @@ from minime.plots.collapse import (
     ia_bars, ia_curves, spectrum_heatmap, spectrum_slider, sub_embedding_heatmap,
 )
 from minime.plots.flow import flow_diagram
+from minime.plots.scaling import metric_panels
 from minime.plots.slider import slider_figure
 from minime.plots.theme import PALETTE, TEMPLATE, styled
 from minime.plots.training import auc_vs_oracle, training_curves
@@ -11,6 +12,6 @@ from minime.plots.world import field_cardinalities, id_frequency, zipf_slider
 
 __all__ = [
     "PALETTE", "TEMPLATE", "auc_vs_oracle", "field_cardinalities", "flow_diagram",
-    "id_frequency", "slider_figure", "styled", "training_curves", "zipf_slider",
+    "id_frequency", "metric_panels", "slider_figure", "styled", "training_curves", "zipf_slider",
     "ia_bars", "ia_curves", "spectrum_heatmap", "spectrum_slider", "sub_embedding_heatmap",
 ]

@@ -34,12 +34,12 @@ def _spectrum_trace(normalized, names: Sequence[str], cardinalities: Sequence[in
                       hovertemplate=_SPECTRUM_HOVER, **heatmap)
 
 
-def _spectrum_axes(fig: go.Figure, num_fields: int, title: str | None) -> go.Figure:
+def _spectrum_axes(fig: go.Figure, num_fields: int, title: str | None, *,
+                   extra_height: int = 0) -> go.Figure:
     """Axis titles, first row on top, a height that fits ``num_fields`` rows; then styled."""
     fig.update_xaxes(title="singular value index k", showgrid=False)
-    fig.update_yaxes(title="field (cardinality), ascending", autorange="reversed",
-                     showgrid=False)
-    return styled(fig, title, height=max(320, 140 + 22 * num_fields))
+    fig.update_yaxes(title="field (ids)", autorange="reversed", showgrid=False, automargin=True)
+    return styled(fig, title, height=max(320, 160 + 34 * num_fields) + extra_height)
 
 
 def spectrum_heatmap(normalized, names: Sequence[str], cardinalities: Sequence[int], *,
@@ -101,7 +101,7 @@ def spectrum_slider(steps: Mapping[str, tuple], *, prefix: str = "",
         step.args = [step.args[0], {**step.args[1], "xaxis.range": x_range}]
     fig.update_xaxes(range=ranges[0])
     num_fields = max(len(spec[1]) for spec in steps.values())
-    return _spectrum_axes(fig, num_fields, title)
+    return _spectrum_axes(fig, num_fields, title, extra_height=90)  # room for the slider
 
 
 def _check_lengths(names: Sequence[str], **series) -> None:
