@@ -20,6 +20,7 @@ __all__ = [
     "analysis",
     "data",
     "embedding",
+    "experiments",
     "interaction",
     "metrics",
     "models",

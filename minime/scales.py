@@ -98,6 +98,15 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "full": dict(world="ctr", num_rows=2_000_000, epochs=6, dims=(8, 16, 32, 64),
                      toy_rows=1_000_000, toy_epochs=5),
     },
+    # 4. Multi-embedding: SE of width s·K against ME of s sets of width K
+    "ch04": {
+        "ci": dict(world="ctr", num_rows=80_000, epochs=2, base_dim=4, scales=(1, 2, 4),
+                   seeds=(0, 1, 2), slider_dims=(4, 8)),
+        "book": dict(world="ctr", num_rows=200_000, epochs=3, base_dim=4, scales=(1, 2, 4),
+                     seeds=(0, 1, 2), slider_dims=(4, 8)),
+        "full": dict(world="ctr", num_rows=2_000_000, epochs=4, base_dim=10, scales=(1, 2, 4, 10),
+                     seeds=(0, 1, 2), slider_dims=(10, 20)),
+    },
 }
 
 

@@ -94,9 +94,9 @@ def test_ia_bars_carry_learned_init_and_bound():
     assert list(bound.y) == [2.0, 1.0, 8.0] and bound.name == "planted rank"
     assert fig.layout.barmode == "group"
     assert len(plots.ia_bars(["a"], [2.0]).data) == 1
-    with pytest.raises(ValueError, match="one value per field"):
+    with pytest.raises(ValueError, match="one value per category"):
         plots.ia_bars(["a", "b"], [1.0])
-    with pytest.raises(ValueError, match="init"):
+    with pytest.raises(ValueError, match="initialisation"):
         plots.ia_bars(["a", "b"], [1.0, 2.0], init=[1.0])
 
 
@@ -124,3 +124,17 @@ def test_sub_embedding_heatmap_orders_both_axes():
         plots.sub_embedding_heatmap(matrix[:2], ["a", "b", "c"])
     with pytest.raises(ValueError, match="permutation"):
         plots.sub_embedding_heatmap(matrix, ["a", "b", "c"], order=[0, 0, 1])
+
+
+def test_grouped_bars_and_their_slider():
+    fig = plots.grouped_bars(["a", "b"], {"SE": [1, 2], "ME": None, "other": [3, 4]}, bound=5,
+                             y_title="IA")
+    assert [t.name for t in fig.data] == ["SE", "other", "bound"]
+    assert list(fig.data[1].y) == [3.0, 4.0] and list(fig.data[2].y) == [5.0, 5.0]
+    slider = plots.bars_slider({"1x8": {"SE": [1, 2], "ME": [2, 3]}, "2x8": {"SE": [4, 2], "ME": [1, 9]}},
+                               ["a", "b"], prefix="M x d = ")
+    assert [t.visible for t in slider.data] == [True, True, False, False]
+    assert slider.layout.sliders[0].steps[1].args[0]["visible"] == [False, False, True, True]
+    assert slider.layout.yaxis.range[1] >= 9
+    with pytest.raises(ValueError, match="one value per category"):
+        plots.grouped_bars(["a"], {"SE": [1, 2]})

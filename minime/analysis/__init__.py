@@ -2,16 +2,19 @@
 
 A thin re-export of the submodules' public names, so chapters write
 ``from minime import analysis`` and then ``analysis.information_abundance(E)`` or
-``analysis.field_spectra(model, data=train)``.
+``analysis.field_spectra(model, data=train)`` or ``analysis.set_similarity(model)``.
 """
 
 from minime.analysis.collapse import (IACallback, SpectrumReport, collapse_ratio, field_spectra,
                                       set_spectra, snapshot, sub_embedding_ia)
+from minime.analysis.diversity import (block_norms, principal_angles, set_block_norms,
+                                      set_similarity, similarity_summary)
 from minime.analysis.spectrum import (effective_rank, erank_from_singular_values,
                                      ia_from_singular_values, information_abundance,
                                      singular_values)
 
-__all__ = ["IACallback", "SpectrumReport", "collapse_ratio", "effective_rank",
+__all__ = ["IACallback", "SpectrumReport", "block_norms", "collapse_ratio", "effective_rank",
            "erank_from_singular_values", "field_spectra", "ia_from_singular_values",
-           "information_abundance", "set_spectra", "singular_values", "snapshot",
+           "information_abundance", "principal_angles", "set_block_norms", "set_similarity",
+           "set_spectra", "similarity_summary", "singular_values", "snapshot",
            "sub_embedding_ia"]

@@ -2,7 +2,9 @@
 
 Single-embedding models: :class:`DNN`, :class:`FM`, :class:`FwFM`, :class:`IPNN`,
 :class:`DCNv2` and the orthogonality-regularised :class:`RestrictedDCNv2`; sizes come from a
-:class:`CTRConfig` (presets in :data:`PRESETS`).
+:class:`CTRConfig` (presets in :data:`PRESETS`). Their multi-embedding versions are one class,
+:class:`MultiEmbeddingModel` (options in :class:`MEConfig`), registered as ``"me_<name>"`` in
+:data:`MULTI_MODELS`; :func:`as_single_embedding` rebuilds a linear ME model as an SE one.
 
 Example:
     >>> import torch
@@ -10,6 +12,9 @@ Example:
     >>> model = models.build("dcnv2", field_dims=[3, 7, 20], config="small", num_tasks=2)
     >>> model(torch.tensor([[0, 6, 19]])).shape
     torch.Size([1, 2])
+    >>> me = models.build("me_dcnv2", [3, 7, 20], "small", me=models.MEConfig(num_embeddings=2))
+    >>> me.num_embeddings, len(me.cross_nets), me(torch.tensor([[0, 6, 19]])).shape
+    (2, 2, torch.Size([1, 1]))
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from typing import Sequence
 from torch import nn
 
 from .config import PRESETS, CTRConfig, resolve_config
+from .linear_me import NOT_FOLDABLE, as_single_embedding, fold_first_layers
+from .multi import AGGREGATES, MEConfig, MultiEmbeddingModel
 from .restricted import FieldWeightedCrossNet, RestrictedDCNv2
 from .single import DCNv2, DNN, FM, FwFM, IPNN, LinearTerm, SingleEmbeddingModel
 
@@ -27,6 +34,8 @@ __all__ = [
     "CTRConfig", "PRESETS", "resolve_config", "MODELS", "build",
     "SingleEmbeddingModel", "DNN", "FM", "FwFM", "IPNN", "DCNv2", "LinearTerm",
     "RestrictedDCNv2", "FieldWeightedCrossNet",
+    "MULTI_MODELS", "MEConfig", "MultiEmbeddingModel", "AGGREGATES",
+    "as_single_embedding", "fold_first_layers", "NOT_FOLDABLE",
 ]
 
 #: Model name -> class; every class takes ``(field_dims, config=None, *, num_tasks=1)``.
@@ -39,20 +48,31 @@ MODELS: MappingProxyType = MappingProxyType({
     "restricted_dcnv2": RestrictedDCNv2,  # build() gives the default reg_weight = 1e-5
 })
 
+#: Multi-embedding name -> the SE class whose interaction block every set uses:
+#: ``"me_dnn"``, ``"me_fm"``, ..., built as ``MultiEmbeddingModel(..., interaction=cls, me=...)``.
+MULTI_MODELS: MappingProxyType = MappingProxyType(
+    {f"me_{name}": cls for name, cls in MODELS.items()})
+
 
 def build(name: str, field_dims: Sequence[int], config: CTRConfig | str | None = None,
-          num_tasks: int = 1) -> nn.Module:
-    """Build the model registered as ``name`` (see :data:`MODELS`).
+          num_tasks: int = 1, **options) -> nn.Module:
+    """Build the model registered as ``name`` (see :data:`MODELS` and :data:`MULTI_MODELS`).
 
     Args:
-        name: a key of :data:`MODELS`, e.g. ``"dcnv2"``.
+        name: a key of :data:`MODELS` (e.g. ``"dcnv2"``) or :data:`MULTI_MODELS` (``"me_dcnv2"``).
         field_dims: cardinality of every field.
         config: a :class:`CTRConfig`, a preset name, or ``None`` for the default.
         num_tasks: number of logits ``T``.
+        **options: passed to the class, e.g. ``me=MEConfig(num_embeddings=2)`` for an ME
+            model or ``reg_weight=1e-4`` for ``"restricted_dcnv2"``.
 
     Returns:
         The model; ``model(ids)`` maps ``(B, F)`` ids to ``(B, T)`` logits.
     """
+    if name in MULTI_MODELS:
+        return MultiEmbeddingModel(field_dims, config, num_tasks=num_tasks,
+                                   interaction=MULTI_MODELS[name], **options)
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    return MODELS[name](field_dims, config, num_tasks=num_tasks)
+        raise ValueError(f"unknown model {name!r}; choose one of "
+                         f"{', '.join([*MODELS, *MULTI_MODELS])}")
+    return MODELS[name](field_dims, config, num_tasks=num_tasks, **options)

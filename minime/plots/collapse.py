@@ -12,6 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from minime.plots.slider import slider_figure
+from minime.plots.bars import grouped_bars
 from minime.plots.theme import PALETTE, styled
 
 _SPECTRUM_HOVER = "%{y}<br>k = %{x}<br>σ_k / σ_max = %{z:.3f}<extra></extra>"
@@ -104,15 +105,9 @@ def spectrum_slider(steps: Mapping[str, tuple], *, prefix: str = "",
     return _spectrum_axes(fig, num_fields, title, extra_height=90)  # room for the slider
 
 
-def _check_lengths(names: Sequence[str], **series) -> None:
-    """Raise ValueError unless every series has one value per name."""
-    bad = {key: len(v) for key, v in series.items() if v is not None and len(v) != len(names)}
-    if bad:
-        raise ValueError(f"need one value per field ({len(names)} names), got lengths {bad}")
-
-
 def ia_bars(names: Sequence[str], learned: Sequence[float], init: Sequence[float] | None = None,
             *, bound: float | Sequence[float] | None = None, bound_label: str = "bound",
+            labels: tuple[str, str] = ("learned", "initialisation"),
             title: str = "Information abundance of each field") -> go.Figure:
     """Grouped bars of each field's IA, learned vs at initialisation, with an optional bound.
 
@@ -122,9 +117,10 @@ def ia_bars(names: Sequence[str], learned: Sequence[float], init: Sequence[float
     Args:
         names: the ``F`` field names, in the order drawn.
         learned: ``F`` IAs after training.
-        init: optional ``F`` IAs at initialisation.
+        init: optional ``F`` IAs at initialisation (or of a second model, see ``labels``).
         bound: optional upper reference, one number for all fields or ``F`` numbers.
         bound_label: legend name of the bound.
+        labels: legend names of the two series, e.g. ``("ME", "SE")``.
         title: figure title.
 
     Returns:
@@ -135,25 +131,8 @@ def ia_bars(names: Sequence[str], learned: Sequence[float], init: Sequence[float
         >>> [t.name for t in fig.data], list(fig.data[2].y)
         (['learned', 'initialisation', 'bound'], [8.0, 8.0])
     """
-    if np.ndim(bound) == 0 and bound is not None:
-        bound = [float(bound)] * len(names)
-    _check_lengths(names, learned=learned, init=init, bound=bound)
-    names = list(names)
-    fig = go.Figure(go.Bar(x=names, y=list(learned), name="learned", marker_color=PALETTE[0],
-                           hovertemplate="%{x}: IA %{y:.2f} learned<extra></extra>"))
-    if init is not None:
-        fig.add_trace(go.Bar(x=names, y=list(init), name="initialisation",
-                             marker_color=PALETTE[1],
-                             hovertemplate="%{x}: IA %{y:.2f} at init<extra></extra>"))
-    if bound is not None:
-        fig.add_trace(go.Scatter(x=names, y=[float(b) for b in bound], name=bound_label,
-                                 mode="markers", marker=dict(symbol="line-ew-open", size=28,
-                                                             color="black", line_width=2),
-                                 hovertemplate=f"%{{x}}: {bound_label} %{{y:g}}<extra></extra>"))
-    fig.update_layout(barmode="group")
-    fig.update_xaxes(title="field")
-    fig.update_yaxes(title="information abundance IA", rangemode="tozero")
-    return styled(fig, title)
+    return grouped_bars(names, {labels[0]: learned, labels[1]: init}, bound=bound,
+                        bound_label=bound_label, y_title="information abundance IA", title=title)
 
 
 def ia_curves(epochs: Sequence[int], ia_by_field: Mapping[str, Sequence[float]], *,

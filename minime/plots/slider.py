@@ -62,3 +62,41 @@ def slider_figure(
     )
     first_title = step_titles[active] if step_titles is not None else title
     return styled(fig, first_title, height=480)
+
+
+def matrix_slider(matrices, names, *, prefix: str = "", title: str | None = None,
+                  colorbar: str = "", x_title: str = "field j", y_title: str = "field i"):
+    """A slider over precomputed square matrices indexed by fields (e.g. one per embedding set).
+
+    Args:
+        matrices: slider label -> ``(F, F)`` array; all share one colour range.
+        names: the ``F`` field names labelling both axes.
+        prefix: text before the current label.
+        title: figure title.
+        colorbar: colour bar title.
+        x_title, y_title: axis titles.
+
+    Returns:
+        A plotly Figure of heat-maps (first row on top), one visible at a time.
+
+    Example:
+        >>> import numpy as np
+        >>> fig = matrix_slider({"set 1": np.eye(2), "set 2": np.ones((2, 2))}, ["a", "b"])
+        >>> len(fig.data), fig.data[0].zmax
+        (2, 1.0)
+    """
+    import numpy as np
+
+    arrays = {k: np.asarray(v, dtype=float) for k, v in matrices.items()}
+    if any(a.shape != (len(names), len(names)) for a in arrays.values()):
+        raise ValueError(f"every matrix must be ({len(names)}, {len(names)})")
+    low = min(float(np.nanmin(a)) for a in arrays.values())
+    high = max(float(np.nanmax(a)) for a in arrays.values())
+    steps = [[go.Heatmap(z=a, x=list(names), y=list(names), zmin=low, zmax=high,
+                         colorscale="Blues", colorbar=dict(title=colorbar),
+                         hovertemplate="%{y} ← %{x}: %{z:.3g}<extra></extra>")]
+             for a in arrays.values()]
+    fig = slider_figure(steps, list(arrays), prefix=prefix, title=title)
+    fig.update_xaxes(title=x_title, showgrid=False)
+    fig.update_yaxes(title=y_title, autorange="reversed", showgrid=False)
+    return fig
