@@ -21,6 +21,7 @@ __all__ = [
     "data",
     "embedding",
     "experiments",
+    "experts",
     "interaction",
     "metrics",
     "models",

@@ -154,3 +154,29 @@ def test_split_sizes_rounding_and_errors():
         split_sizes(10, (0.8, 0.1))
     with pytest.raises(ValueError, match="summing to 1"):
         split_sizes(10, (0.8, 0.3, -0.1))
+
+
+def test_with_tasks_keeps_rows_and_meta_and_picks_label_columns():
+    data = make_data(10)
+    like = data.with_tasks(["like"])
+    assert like.task_names == ("like",) and torch.equal(like.y, data.y[:, [1]])
+    assert like.x is data.x and torch.equal(like.meta["row"], data.meta["row"])
+    assert like.field_names == NAMES and like.num_tasks == 1
+    swapped = data.with_tasks(["like", 0])
+    assert swapped.task_names == ("like", "click") and torch.equal(swapped.y, data.y[:, [1, 0]])
+    assert data.with_tasks("click").task_names == ("click",)
+    assert data.with_tasks(-1).task_names == ("like",)
+    assert data.task_names == ("click", "like") and data.num_tasks == 2  # the original is untouched
+    assert data.with_tasks("like").subset([0, 1]).y.shape == (2, 1)
+
+
+@pytest.mark.parametrize("tasks, match", [
+    (["buy"], "no task named 'buy'; tasks are click, like"),
+    ([2], "task index 2 is out of range for 2 tasks"),
+    ([True], "out of range"),
+    ([], "one or more distinct tasks"),
+    (["click", 0], "one or more distinct tasks"),
+])
+def test_with_tasks_rejects_unknown_or_repeated_tasks(tasks, match):
+    with pytest.raises(ValueError, match=match):
+        make_data(10).with_tasks(tasks)

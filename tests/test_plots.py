@@ -138,3 +138,74 @@ def test_grouped_bars_and_their_slider():
     assert slider.layout.yaxis.range[1] >= 9
     with pytest.raises(ValueError, match="one value per category"):
         plots.grouped_bars(["a"], {"SE": [1, 2]})
+
+
+# --- entanglement figures -------------------------------------------------------------------------
+
+def test_distance_histograms_stack_the_bands_on_the_other_pairs():
+    rng = np.random.default_rng(0)
+    tables = {"ST click": rng.random(300), "MMoE": rng.random(300) * 2}
+    conflict = rng.random(300) < 0.2
+    fig = plots.distance_histograms(tables, conflict, bins=10)
+    assert len(fig.data) == 10 and len(fig.layout.sliders[0].steps) == 2
+    assert [t.visible for t in fig.data] == [True] * 5 + [False] * 5
+    assert fig.layout.barmode == "stack"
+    for k, d in enumerate(tables.values()):
+        other, near, middle, far, lines = fig.data[5 * k: 5 * k + 5]
+        total, edges = np.histogram(d, bins=10)
+        assert np.array_equal(np.sum([t.y for t in (other, near, middle, far)], axis=0), total)
+        assert np.array_equal(other.y, np.histogram(d[~conflict], bins=edges)[0])
+        lo, hi = np.percentile(d, [40, 60])
+        assert np.array_equal(near.y, np.histogram(d[conflict & (d <= lo)], bins=edges)[0])
+        assert np.array_equal(far.y, np.histogram(d[conflict & (d > hi)], bins=edges)[0])
+        assert lines.x[0] == lo and lines.x[3] == hi
+        share = (conflict & (d <= lo)).sum() / conflict.sum()
+        assert near.name == f"conflict, near ({share:.0%})"
+        assert near.marker.color == plots.PALETTE[2] and far.marker.color == plots.PALETTE[1]
+    assert fig.layout.sliders[0].steps[1].args[1]["title.text"].endswith(": MMoE")
+
+
+def test_distance_histograms_reject_mismatches():
+    with pytest.raises(ValueError, match="distances for"):
+        plots.distance_histograms({"a": np.arange(5.0)}, np.ones(4, bool))
+    with pytest.raises(ValueError, match="bool conflict mask"):
+        plots.distance_histograms({"a": np.arange(5.0)}, np.ones(5))
+    with pytest.raises(ValueError, match="at least one table"):
+        plots.distance_histograms({}, np.ones(5, bool))
+
+
+def test_gate_heatmap_has_a_fixed_range_and_values_in_cells():
+    weights = np.array([[0.7, 0.2, 0.1], [0.0, 0.5, 0.5]])
+    fig = plots.gate_heatmap(weights, ["click", "convert"], ["click", "convert", "shared"])
+    heat = fig.data[0]
+    assert np.array_equal(heat.z, weights) and (heat.zmin, heat.zmax) == (0.0, 1.0)
+    assert list(heat.y) == ["click", "convert"] and list(heat.x) == ["click", "convert", "shared"]
+    assert heat.texttemplate == "%{z:.2f}" and fig.layout.yaxis.autorange == "reversed"
+    with pytest.raises(ValueError, match=r"\(T, E\)"):
+        plots.gate_heatmap(weights, ["click"], ["a", "b", "c"])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        plots.gate_heatmap(weights * 2, ["click", "convert"], ["a", "b", "c"])
+
+
+def test_bucket_bars_one_colour_per_model_and_a_reference_line():
+    values = {"MMoE": {"conflict": -0.02, "other": 0.03}, "STEM": {"other": 0.02, "conflict": 0.01}}
+    fig = plots.bucket_bars(values, reference=0.5, y_title="transfer")
+    mmoe, stem = fig.data
+    assert list(mmoe.x) == ["conflict", "other"] and list(stem.y) == [0.01, 0.02]
+    assert mmoe.marker.color != stem.marker.color and fig.layout.barmode == "group"
+    assert fig.layout.shapes[0].y0 == fig.layout.shapes[0].y1 == 0.5
+    assert fig.layout.yaxis.title.text == "transfer"
+    with pytest.raises(ValueError, match="every model needs the buckets"):
+        plots.bucket_bars({"a": {"x": 1.0}, "b": {"y": 1.0}})
+    with pytest.raises(ValueError, match="at least one model"):
+        plots.bucket_bars({})
+
+
+def test_gradient_conflict_bars_one_bar_per_pair_of_tasks():
+    cos = np.array([[1.0, -0.4, 0.2], [-0.4, 1.0, 0.1], [0.2, 0.1, 1.0]])
+    fig = plots.gradient_conflict_bars({"MMoE": cos, "STEM": np.eye(3)}, ["a", "b", "c"])
+    assert list(fig.data[0].x) == ["a · b", "a · c", "b · c"]
+    assert list(fig.data[0].y) == [-0.4, 0.2, 0.1] and list(fig.data[1].y) == [0.0, 0.0, 0.0]
+    assert tuple(fig.layout.yaxis.range) == (-1.05, 1.05) and fig.layout.shapes[0].y0 == 0.0
+    with pytest.raises(ValueError, match=r"\(T, T\)"):
+        plots.gradient_conflict_bars({"MMoE": np.eye(2)}, ["a", "b", "c"])

@@ -2,13 +2,18 @@
 
 A thin re-export of the submodules' public names, so chapters write
 ``from minime import analysis`` and then ``analysis.information_abundance(E)`` or
-``analysis.field_spectra(model, data=train)`` or ``analysis.set_similarity(model)``.
+``analysis.field_spectra(model, data=train)`` or ``analysis.set_similarity(model)`` or
+``analysis.user_item_distances(model, pairs, user_field=0, item_field=1)``.
 """
 
 from minime.analysis.collapse import (IACallback, SpectrumReport, collapse_ratio, field_spectra,
                                       set_spectra, snapshot, sub_embedding_ia)
 from minime.analysis.diversity import (block_norms, principal_angles, set_block_norms,
                                       set_similarity, similarity_summary)
+from minime.analysis.entanglement import (band_shares, conflict_subset, distance_bands,
+                                          distinct_pairs, spearman, user_item_distances)
+from minime.analysis.gradients import TaskGradients, gate_weights, gradient_conflict
+from minime.analysis.transfer import bucket_auc, conflict_buckets, feedback_buckets, transfer
 from minime.analysis.spectrum import (effective_rank, erank_from_singular_values,
                                      ia_from_singular_values, information_abundance,
                                      singular_values)
@@ -17,4 +22,8 @@ __all__ = ["IACallback", "SpectrumReport", "block_norms", "collapse_ratio", "eff
            "erank_from_singular_values", "field_spectra", "ia_from_singular_values",
            "information_abundance", "principal_angles", "set_block_norms", "set_similarity",
            "set_spectra", "similarity_summary", "singular_values", "snapshot",
-           "sub_embedding_ia"]
+           "sub_embedding_ia",
+           # entanglement
+           "TaskGradients", "band_shares", "bucket_auc", "conflict_buckets", "conflict_subset",
+           "distance_bands", "distinct_pairs", "feedback_buckets", "gate_weights",
+           "gradient_conflict", "spearman", "transfer", "user_item_distances"]

@@ -125,6 +125,43 @@ class TensorData:
         meta = {k: v[index] for k, v in self.meta.items()}
         return self._like(self.x[index], self.y[index], meta)
 
+    def with_tasks(self, tasks: Sequence[str | int] | str | int) -> "TensorData":
+        """The same rows with only the label columns ``tasks``, in the given order (meta kept).
+
+        For a single-task baseline on one task of a multi-task world:
+        ``fit(model, train.with_tasks("click"), valid.with_tasks("click"))``.
+
+        Args:
+            tasks: task names or indices (negative counts from the end), or one of them.
+
+        Returns:
+            A TensorData whose y is ``(N, len(tasks))`` and whose task_names follow ``tasks``.
+
+        Raises:
+            ValueError: on an unknown name, an index out of range, or no or repeated tasks.
+
+        Example:
+            >>> data = TensorData([[0], [1]], [[1, 0], [0, 1]], (2,), task_names=("click", "buy"))
+            >>> sub = data.with_tasks(["buy"])
+            >>> sub.task_names, sub.y.tolist()
+            (('buy',), [[0.0], [1.0]])
+        """
+        tasks = [tasks] if isinstance(tasks, (str, int, np.integer)) else list(tasks)
+        index = []
+        for task in tasks:
+            if isinstance(task, str) and task not in self.task_names:
+                raise ValueError(f"no task named {task!r}; tasks are {', '.join(self.task_names)}")
+            if not isinstance(task, str) and (isinstance(task, bool) or not
+                                              -self.num_tasks <= task < self.num_tasks):
+                raise ValueError(f"task index {task!r} is out of range for {self.num_tasks} tasks")
+            index.append(self.task_names.index(task) if isinstance(task, str)
+                         else int(task) % self.num_tasks)
+        if not index or len(set(index)) != len(index):
+            raise ValueError(f"need one or more distinct tasks, got {tasks}")
+        out = self._like(self.x, self.y[:, index], dict(self.meta))
+        out.task_names = tuple(self.task_names[i] for i in index)
+        return out
+
     def batches(self, batch_size: int, *, shuffle: bool = False, generator: torch.Generator | None = None,
                 drop_last: bool = False) -> Iterator[Batch]:
         """Iterate over the rows once, ``batch_size`` at a time.

@@ -47,9 +47,7 @@ class CTRConfig:
     @classmethod
     def preset(cls, name: str, **overrides) -> "CTRConfig":
         """A named preset from :data:`PRESETS`, with some fields overridden."""
-        if name not in PRESETS:
-            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-        return dataclasses.replace(PRESETS[name], **overrides)
+        return from_presets(PRESETS, name, **overrides)
 
 
 #: Named configurations. ``paper`` is the official multi-embedding code's setting
@@ -62,12 +60,24 @@ PRESETS: MappingProxyType = MappingProxyType({
 })
 
 
+def from_presets(presets, name: str, **overrides):
+    """Preset ``name`` of ``presets`` with some fields replaced; a clear error for unknown names."""
+    if name not in presets:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(presets)}")
+    return dataclasses.replace(presets[name], **overrides)
+
+
+def resolve(config, presets, kind: type):
+    """``None`` -> ``presets["default"]``, a string -> that preset, a ``kind`` -> itself."""
+    if config is None:
+        return presets["default"]
+    if isinstance(config, str):
+        return from_presets(presets, config)
+    if not isinstance(config, kind):
+        raise TypeError(f"config must be a {kind.__name__}, a preset name or None, got {config!r}")
+    return config
+
+
 def resolve_config(config: CTRConfig | str | None) -> CTRConfig:
     """``None`` -> the default config, a string -> that preset, a ``CTRConfig`` -> itself."""
-    if config is None:
-        return PRESETS["default"]
-    if isinstance(config, str):
-        return CTRConfig.preset(config)
-    if not isinstance(config, CTRConfig):
-        raise TypeError(f"config must be a CTRConfig, a preset name or None, got {config!r}")
-    return config
+    return resolve(config, PRESETS, CTRConfig)

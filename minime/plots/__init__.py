@@ -4,6 +4,9 @@ from minime.plots.bars import bars_slider, grouped_bars
 from minime.plots.collapse import (
     ia_bars, ia_curves, spectrum_heatmap, spectrum_slider, sub_embedding_heatmap,
 )
+from minime.plots.entanglement import (
+    bucket_bars, distance_histograms, gate_heatmap, gradient_conflict_bars,
+)
 from minime.plots.flow import flow_diagram
 from minime.plots.scaling import metric_panels
 from minime.plots.slider import matrix_slider, slider_figure
@@ -15,4 +18,5 @@ __all__ = [
     "PALETTE", "TEMPLATE", "auc_vs_oracle", "bars_slider", "grouped_bars", "field_cardinalities", "flow_diagram",
     "id_frequency", "matrix_slider", "metric_panels", "slider_figure", "styled", "training_curves", "zipf_slider",
     "ia_bars", "ia_curves", "spectrum_heatmap", "spectrum_slider", "sub_embedding_heatmap",
+    "bucket_bars", "distance_histograms", "gate_heatmap", "gradient_conflict_bars",
 ]
