@@ -25,6 +25,7 @@ __all__ = [
     "interaction",
     "metrics",
     "models",
+    "mtl_study",
     "notebook",
     "plots",
     "scales",

@@ -53,9 +53,10 @@ __all__ = ["Results", "cache_dir", "clear_cache", "code_version", "data_fingerpr
 
 CACHE_ENV = "MINIME_CACHE"  # the environment variable naming the cache directory
 KINDS = ("SE", "ME")
+STUDIES = ("scaling", "entanglement")  # the studies whose records share the cache folder
 #: The parts of minime a trained result depends on (files, or packages hashed whole).
 CODE_MODULES = ("analysis", "data", "models", "embedding.py", "experiments.py",
-                "interaction.py", "metrics.py", "train.py")
+                "interaction.py", "metrics.py", "train.py", "experts.py", "mtl_study.py")
 
 Measure = Callable[[torch.nn.Module, Split], dict]
 
@@ -225,12 +226,12 @@ def _ia_record(net, train_data) -> dict:
                 "ia_set_fields": dict(zip(whole.field_names, np.nanmean(per_field, 0).tolist()))}
 
 
-def _bar(runs: list, progress: bool):
+def _bar(runs: list, progress: bool, desc: str = "scaling study"):
     """The runs, under a text tqdm bar (stderr) when ``progress``."""
     if not progress:
         return runs
     from tqdm.std import tqdm
-    return tqdm(runs, desc="scaling study", unit="model", leave=False)
+    return tqdm(runs, desc=desc, unit="model", leave=False)
 
 
 # --- the cache ------------------------------------------------------------------------------------
@@ -242,7 +243,8 @@ def cache_dir() -> Path:
 
 def clear_cache(folder: str | os.PathLike | None = None) -> int:
     """Delete every stored study result in ``folder`` (default :func:`cache_dir`); count them."""
-    files = list(Path(folder or cache_dir()).expanduser().glob("scaling-*.json"))
+    root = Path(folder or cache_dir()).expanduser()
+    files = [p for study in STUDIES for p in root.glob(f"{study}-*.json")]
     for path in files:
         path.unlink(missing_ok=True)
     return len(files)
@@ -286,7 +288,8 @@ def data_fingerprint(split: Split) -> str:
 
 def _path(key: dict, folder: Path) -> Path:
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
-    name = f"{key['study']}-{key['model']}-s{key['scale']}-K{key['base_dim']}-seed{key['seed']}"
+    sizes = f"-s{key['scale']}-K{key['base_dim']}" if "scale" in key else ""
+    name = f"{key['study']}-{key['model']}{sizes}-seed{key['seed']}"
     return folder.expanduser() / f"{name}-{digest}.json"
 
 

@@ -73,6 +73,21 @@ class Sizes(Mapping):
         return f"Sizes[{self._name}@{self._scale}]({body})"
 
 
+# Chapters 5 and 6 share one world, split, model sizes and recipe, so chapter 6 loads chapter 5's
+# runs from the result cache when both run in one place. ci: a shorter recipe (batches of 2048,
+# lr 1e-2, narrower experts); book / full: the converged recipe of benchmarks/explore_stem.py
+# (batches of 1024, lr 5e-3, experts MLP(64, 64)). A large test share: the conflict users'
+# task-2 AUC rests on few positives.
+_MTL = {
+    "ci": dict(world="multitask", num_rows=400_000, theta_deg=0.0, split=(0.5, 0.1, 0.4),
+               expert_units=(32, 32), tower_units=(16,), batch_size=2048, lr=1e-2, epochs=8),
+    "book": dict(world="multitask", num_rows=500_000, theta_deg=0.0, split=(0.5, 0.1, 0.4),
+                 expert_units=(64, 64), tower_units=(32,), batch_size=1024, lr=5e-3, epochs=8),
+    "full": dict(world="multitask", num_rows=2_000_000, theta_deg=0.0, split=(0.5, 0.1, 0.4),
+                 expert_units=(64, 64), tower_units=(32,), batch_size=1024, lr=5e-3, epochs=10),
+}
+_CH06_MODELS = ("MMoE", "PLE", "ME-MMoE", "STEM", "STEM, no stop-gradient")
+
 # name -> {scale -> sizes}. Every chapter's sizes live here, so one file shows what each scale
 # costs. Keys shared by all scales of an entry must be the same (checked by the tests).
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
@@ -107,6 +122,18 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "full": dict(world="ctr", num_rows=2_000_000, epochs=4, base_dim=10, scales=(1, 2, 4, 10),
                      seeds=(0, 1, 2), slider_dims=(10, 20)),
     },
+    # 5. Interest entanglement: single-task vs SharedBottom / MMoE / PLE, one seed
+    "ch05": {scale: {**_MTL[scale], **extra} for scale, extra in (
+        ("ci", dict(seeds=(0,), thetas=(0, 30, 60, 90), widget_rows=60_000, widget_epochs=2)),
+        ("book", dict(seeds=(0,), thetas=(0, 15, 30, 45, 60, 75, 90), widget_rows=100_000,
+                      widget_epochs=3)),
+        ("full", dict(seeds=(0, 1, 2), thetas=(0, 15, 30, 45, 60, 75, 90), widget_rows=300_000,
+                      widget_epochs=4)))},
+    # 6. STEM against the shared-embedding models
+    "ch06": {scale: {**_MTL[scale], **extra} for scale, extra in (
+        ("ci", dict(seeds=(0,), models=("MMoE", "STEM"))),
+        ("book", dict(seeds=(0, 1, 2), models=_CH06_MODELS)),
+        ("full", dict(seeds=(0, 1, 2), models=_CH06_MODELS)))},
 }
 
 

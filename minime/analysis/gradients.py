@@ -21,7 +21,7 @@ from torch.nn import functional as nnf
 from minime.analysis.transfer import _row_mask
 from minime.data.batches import TensorData
 
-__all__ = ["TaskGradients", "gate_weights", "gradient_conflict"]
+__all__ = ["TaskGradients", "gate_weights", "gradient_conflict", "row_gradient_cosines"]
 
 
 class TaskGradients(NamedTuple):
@@ -108,6 +108,55 @@ def gradient_conflict(model: nn.Module, batch_x, batch_y, *,
     with np.errstate(divide="ignore", invalid="ignore"):
         cosine = (G @ G.T).numpy() / np.outer(norm, norm)
     return TaskGradients(cosine, norm)
+
+
+def row_gradient_cosines(model: nn.Module, batch_x, batch_y, field: int, *,
+                         tasks: tuple[int, int] = (0, 1)) -> np.ndarray:
+    """Per embedding row of one field: the cosine between two tasks' loss gradients on that row.
+
+    ``cos(∂L_a/∂E_f[v], ∂L_b/∂E_f[v])`` for every id v of field ``f``: whether the two tasks ask
+    the row of id v to move the same way (> 0) or apart (< 0). ``L_t`` is task t's mean BCE on
+    the batch, in eval mode; ``.grad`` is left untouched. For a model with one table
+    (``model.embedding`` a FusedEmbedding, every task reading it).
+
+    Args:
+        model: ``(B, F)`` ids -> ``(B, T)`` logits, with ``.embedding`` a FusedEmbedding.
+        batch_x, batch_y: ``(B, F)`` ids and ``(B, T)`` labels.
+        field: the field's index.
+        tasks: the two tasks ``(a, b)``.
+
+    Returns:
+        ``(V_f,)`` float64 cosines; NaN for ids absent from the batch (zero gradient).
+
+    Example:
+        >>> from minime import models
+        >>> net = models.build("shared_bottom", [4, 3], "small", num_tasks=2)
+        >>> x, y = torch.tensor([[0, 1], [1, 2], [0, 0]]), torch.tensor([[1., 0.], [0., 1.], [1., 1.]])
+        >>> cos = row_gradient_cosines(net, x, y, field=0)
+        >>> cos.shape, bool(np.isnan(cos[2:]).all()), bool((np.abs(cos[:2]) <= 1 + 1e-12).all())
+        ((4,), True, True)
+    """
+    from minime.embedding import FusedEmbedding  # analysis reads models, never builds them
+
+    embedding = getattr(model, "embedding", None)
+    if not isinstance(embedding, FusedEmbedding):
+        raise ValueError("row_gradient_cosines needs a model whose .embedding is a FusedEmbedding "
+                         f"(one table), got {type(embedding).__name__}")
+    table = embedding.table
+    dims = list(embedding.field_dims)
+    if not 0 <= field < len(dims):
+        raise ValueError(f"field must be in [0, {len(dims)}), got {field}")
+    device = table.weight.device
+    y = torch.as_tensor(batch_y).float().to(device)
+    if y.ndim != 2 or max(tasks) >= y.shape[1]:
+        raise ValueError(f"tasks {tasks} need labels (B, T) with T > {max(tasks)}, got {tuple(y.shape)}")
+    G = _task_grads(model, torch.as_tensor(batch_x).to(device), y, [table.weight])  # (T, rows*D)
+    start = int(embedding.offsets[field])
+    rows = G.reshape(G.shape[0], -1, table.weight.shape[1])[:, start:start + dims[field]]  # (T, V_f, D)
+    a, b = rows[tasks[0]], rows[tasks[1]]
+    norm = a.norm(dim=1) * b.norm(dim=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return ((a * b).sum(dim=1) / norm).numpy()  # 0/0 -> NaN for absent ids
 
 
 def gate_weights(model: nn.Module, data: TensorData, *, mask=None,

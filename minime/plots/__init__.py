@@ -5,7 +5,7 @@ from minime.plots.collapse import (
     ia_bars, ia_curves, spectrum_heatmap, spectrum_slider, sub_embedding_heatmap,
 )
 from minime.plots.entanglement import (
-    bucket_bars, distance_histograms, gate_heatmap, gradient_conflict_bars,
+    bucket_bars, distance_histograms, gate_heatmap, gradient_conflict_bars, task_affinity_slider,
 )
 from minime.plots.flow import flow_diagram
 from minime.plots.scaling import metric_panels
@@ -19,4 +19,5 @@ __all__ = [
     "id_frequency", "matrix_slider", "metric_panels", "slider_figure", "styled", "training_curves", "zipf_slider",
     "ia_bars", "ia_curves", "spectrum_heatmap", "spectrum_slider", "sub_embedding_heatmap",
     "bucket_bars", "distance_histograms", "gate_heatmap", "gradient_conflict_bars",
+    "task_affinity_slider",
 ]

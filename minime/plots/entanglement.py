@@ -198,3 +198,44 @@ def gradient_conflict_bars(cosines: Mapping[str, np.ndarray], task_names: Sequen
                           y_title="cos(g_s, g_t)", title=title)
     fig.update_yaxes(range=[-1.05, 1.05], rangemode="normal")
     return fig
+
+
+def task_affinity_slider(steps: Mapping[str, tuple], *, task_names: Sequence[str] = ("task 1", "task 2"),
+                         prefix: str = "θ = ",
+                         title: str = "Planted user–item term of two tasks, one dot per pair"
+                         ) -> go.Figure:
+    """Scatter of two tasks' planted user–item terms, conflict users' pairs in colour; a slider.
+
+    Args:
+        steps: slider label -> ``(term_a (P,), term_b (P,), conflict (P,) bool)``, e.g. one step per
+            angle θ of the multitask world.
+        task_names: the two axes.
+        prefix: text before the slider label.
+        title: figure title; each step adds Pearson's r of the two terms per group.
+
+    Returns:
+        A plotly Figure: per step, the other users' pairs (grey) and the conflict users' pairs.
+
+    Example:
+        >>> a = np.array([1.0, -1.0, 2.0, 0.5])
+        >>> fig = task_affinity_slider({"0°": (a, a * [1, 1, -1, -1], np.array([0, 0, 1, 1], bool))})
+        >>> [t.name for t in fig.data], fig.layout.title.text.endswith("conflict r = -1.00")
+        (['other users', 'conflict users'], True)
+    """
+    traces, titles = [], []
+    for label, (a, b, conflict) in steps.items():
+        a, b, conflict = np.asarray(a, float), np.asarray(b, float), np.asarray(conflict, bool)
+        if not (a.shape == b.shape == conflict.shape) or a.ndim != 1:
+            raise ValueError(f"step {label!r}: need three (P,) arrays, got {a.shape}, {b.shape}, "
+                             f"{conflict.shape}")
+        r = {name: float(np.corrcoef(a[m], b[m])[0, 1]) if m.sum() > 1 else float("nan")
+             for name, m in (("other", ~conflict), ("conflict", conflict))}
+        traces.append([go.Scatter(x=a[m], y=b[m], mode="markers", name=f"{name} users",
+                                    marker=dict(size=3, color=color, opacity=0.5))
+                       for name, m, color in (("other", ~conflict, OTHER_COLOR),
+                                              ("conflict", conflict, PALETTE[1]))])
+        titles.append(f"{title}: other r = {r['other']:.2f}, conflict r = {r['conflict']:.2f}")
+    fig = slider_figure(traces, list(steps), prefix=prefix, title=titles[0], step_titles=titles)
+    fig.update_xaxes(title=f"{task_names[0]}: c·⟨U₁[u], V₁[i]⟩")
+    fig.update_yaxes(title=f"{task_names[1]}: c·⟨U₂[u], V₂[i]⟩")
+    return fig

@@ -1,0 +1,281 @@
+"""The entanglement study of chapters 5 and 6: multi-task models against single-task ones, cached.
+
+:func:`entanglement_study` trains, for every seed, one single-task model per task and every
+multi-task model asked for on the same ``(train, valid, test)`` split, and records what chapters
+5 and 6 plot: test AUC per task on every bucket (all rows, the world's conflict users, the other
+users), the transfer against the single-task models of the same seed, the validation curve, the
+user–item distances of every embedding table on the conflict users' distinct test pairs (the
+RecScope tool of :mod:`minime.analysis.entanglement`), and the mean gate weights per bucket.
+Records are plain JSON, cached like :func:`minime.experiments.scaling_study` (same folder, same
+keys: configuration, data, code, device), so a chapter re-run does not retrain.
+
+:func:`geometry` turns one seed's distances into RecScope's two readings: Spearman ρ of every
+table's distances against each single-task model's, and the shares of the mode-0 conflict pairs
+(near for task 1's single-task model, far for task 2's) in every table's near / middle / far band.
+
+Example:
+    >>> import shutil, tempfile
+    >>> from minime import data, models, train
+    >>> split = data.make_world("tiny", num_rows=600, seed=0).split()
+    >>> folder = tempfile.mkdtemp()
+    >>> runs = entanglement_study(split, {"MMoE": ("mmoe", {})}, config="small",
+    ...                           train_config=train.TrainConfig(epochs=1, progress=False),
+    ...                           cache=folder, progress=False)
+    >>> [r["label"] for r in runs], sorted(runs[2]["auc"])
+    (['single task 1', 'single task 2', 'MMoE'], ['all', 'conflict', 'other'])
+    >>> sorted(runs[2]["distances"]), len(runs[2]["gates"]["all"])  # one table; T rows of gates
+    (['table'], 2)
+    >>> shutil.rmtree(folder)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+
+from minime import analysis, models, train
+from minime.embedding import FusedEmbedding
+from minime.data.batches import Split
+from minime.experiments import (Results, _bar, _load, _plain, _stable, _store, cache_dir,
+                                code_version, data_fingerprint)
+
+__all__ = ["SPECS", "as_history", "auc_table", "entanglement_study", "geometry", "single_label",
+           "summary", "table_names", "user_gradient_cosines"]
+
+BUCKETS = ("all", "conflict", "other")
+#: The book's multi-task models: label -> (name in ``models.MTL_MODELS``, build keywords).
+SPECS = {
+    "SharedBottom": ("shared_bottom", {}),
+    "MMoE": ("mmoe", {}),
+    "PLE": ("ple", {}),
+    "ME-MMoE": ("me_mmoe", {}),
+    "STEM": ("stem", {}),
+    "STEM, no stop-gradient": ("stem", {"aftb": False}),
+}
+
+
+def single_label(task: int) -> str:
+    """The record label of the single-task model of task ``task`` (0-based): ``"single task 1"``."""
+    return f"single task {task + 1}"
+
+
+def table_names(net: torch.nn.Module, num_tasks: int) -> dict[str, int | None]:
+    """Name -> ``embedding_set`` of every table a model's distances are measured in.
+
+    STEM-Net: ``"task 1" … "task T"`` and ``"shared"`` (its sets, in that order); every other
+    model: ``"table"`` (its one table; ME-MMoE's sets side by side, as RecScope measures it).
+    """
+    if isinstance(net, models.STEMNet):
+        return {**{f"task {t + 1}": t for t in range(num_tasks)}, "shared": num_tasks}
+    return {"table": None}
+
+
+def entanglement_study(split: Split, specs: Mapping[str, tuple[str, dict]], *,
+                       config: models.MTLConfig | str | None = None,
+                       train_config: train.TrainConfig | None = None,
+                       seeds: Sequence[int] = (0,), user_field: str = "user_id",
+                       item_field: str = "item_id", conflict_key: str = "conflict",
+                       measure=None, cache: bool | str = True, progress: bool = True,
+                       device: torch.device | str | None = None) -> Results:
+    """Single-task models per task, then every multi-task model of ``specs``, for every seed.
+
+    For each run: ``train.set_seed(seed)``, ``models.build(name, ..., **options)``, ``train.fit``
+    on ``split.train`` / ``split.valid`` (early stopping and model selection on the mean
+    validation AUC over tasks, the train config's ``seed`` set to ``seed``), then measure on
+    ``split.test``. A single-task model of task t trains on task t's labels alone
+    (``TensorData.with_tasks([t])``).
+
+    Args:
+        split: rows with T ≥ 2 tasks and a bool meta column ``conflict_key`` (the multitask world).
+        specs: label -> ``(model name, build keywords)``, e.g. ``{"STEM": ("stem", {})}``.
+        config: the MTLConfig (or preset name) of every model, single-task ones included.
+        train_config: how to train (default ``TrainConfig()``); ``seed`` is replaced per seed.
+        seeds: one run of every model per seed.
+        user_field, item_field: the fields whose embeddings the distances compare.
+        conflict_key: the meta column that flags the conflict users' rows.
+        measure: ``measure(model, split) -> dict`` of plain values added to every multi-task
+            record (e.g. gradient conflict); part of the cache key by name and source.
+        cache: True: the default cache folder; a path: that folder; False: always train.
+        progress: a text bar over the runs.
+        device: where to train; default :func:`minime.train.device`.
+
+    Returns:
+        :class:`~minime.experiments.Results`, one record per (seed, model), single-task models
+        first: label, model, options, seed, tasks (the task indices it predicts), seconds, epochs,
+        best_epoch, history (the per-epoch records of :class:`minime.train.History`: train loss,
+        validation AUC per task and mean; :func:`as_history` wraps them for plotting), auc (bucket -> AUC per task it
+        predicts), transfer (bucket -> AUC − single-task AUC per task; multi-task models only),
+        distances (table -> distances of the conflict users' distinct test pairs, the order of
+        :func:`minime.analysis.distinct_pairs`), gates (bucket -> (T, E) mean gate weights;
+        multi-task models only), owners (each expert's task, T = shared).
+    """
+    test, num_tasks = split.test, split.test.num_tasks
+    if num_tasks < 2 or conflict_key not in test.meta:
+        raise ValueError(f"the study needs ≥ 2 tasks and a {conflict_key!r} meta column; the test "
+                         f"rows have {num_tasks} task(s) and meta {sorted(test.meta)}")
+    config = models.resolve_mtl_config(config)
+    train_config = train_config or train.TrainConfig()
+    dev = torch.device(device) if device is not None else train.device()
+    buckets = {"all": np.ones(test.num_rows, dtype=bool), **analysis.conflict_buckets(test, conflict_key)}
+    pairs = analysis.distinct_pairs(test, user_field, item_field, mask=conflict_key)
+    fields = dict(user_field=user_field, item_field=item_field, field_names=test.field_names)
+    shared = {"study": "entanglement", "config": _stable(config), "device": dev.type,
+              "data": data_fingerprint(split), "code": code_version(), "fields": [user_field, item_field],
+              "conflict": conflict_key, "measure": _stable(measure)}
+    runs = [(seed, single_label(t), "single_task", {}, [t]) for seed in seeds for t in range(num_tasks)]
+    runs += [(seed, label, name, dict(options), list(range(num_tasks)))
+             for seed in seeds for label, (name, options) in specs.items()]
+    folder = None if cache is False else cache_dir() if cache is True else Path(cache)
+    results, singles = Results(), {}
+    for seed, label, name, options, tasks in _bar(runs, progress, "entanglement study"):
+        trainer = dataclasses.replace(train_config, seed=seed)
+        key = {**shared, "model": name, "label": label, "options": _stable(options), "seed": seed,
+               "tasks": tasks, "train": _stable(dataclasses.replace(trainer, progress=False))}
+        record = _load(key, folder) if folder else None
+        results.cached += record is not None
+        if record is None:
+            record = _plain({"label": label, "model": name, "options": _stable(options),
+                             "seed": seed, "tasks": tasks,
+                             **_run(name, options, tasks, config, trainer, split, buckets, pairs,
+                                    fields, dev, measure)})
+            if folder:
+                _store(key, record, folder)
+        if name == "single_task":
+            singles[(seed, tasks[0])] = record["auc"]
+        else:
+            reference = [singles[(seed, t)] for t in tasks]
+            record["transfer"] = analysis.transfer(record["auc"], reference)
+        results.append(record)
+    return results
+
+
+def _run(name, options, tasks, config, trainer, split: Split, buckets, pairs, fields, dev,
+         measure) -> dict:
+    """Seed, build, train and measure one model: its part of the record."""
+    train.set_seed(trainer.seed)
+    rows = [part.with_tasks(tasks) for part in split] if len(tasks) < split.train.num_tasks \
+        else list(split)
+    net = models.build(name, split.train.field_dims, config, num_tasks=len(tasks), **options)
+    history = train.fit(net, rows[0], rows[1], trainer, device=dev)
+    net.eval()
+    auc = analysis.bucket_auc(net, rows[2], buckets)
+    distances = {table: analysis.user_item_distances(net, pairs, embedding_set=k, **fields)
+                 for table, k in table_names(net, len(tasks)).items()}
+    record = {"seconds": history.seconds, "epochs": len(history.epochs),
+              "best_epoch": history.best_epoch, "history": history.epochs,
+              "auc": auc, "distances": distances}
+    if name != "single_task":
+        record["gates"] = {b: analysis.gate_weights(net, rows[2], mask=m) for b, m in buckets.items()}
+        record["owners"] = net.expert_owners()
+        for key, value in (measure(net, split) if measure is not None else {}).items():
+            if key in record:
+                raise ValueError(f"measure returned {key!r}, which the study already records")
+            record[key] = value
+    return record
+
+
+def user_gradient_cosines(net: torch.nn.Module, split: Split, *, rows: int = 32_768,
+                          user_field: str = "user_id", conflict_key: str = "conflict") -> dict:
+    """A ``measure`` for :func:`entanglement_study`: do the tasks agree on a user's shared row?
+
+    On the first ``rows`` test rows, :func:`minime.analysis.row_gradient_cosines` of tasks 1 and
+    2 on every user's row of the shared table, averaged over the conflict users (those whose
+    rows carry ``conflict_key``) and over the other users present. Models without one shared
+    table (STEM-Net, ME-MMoE) give ``{}``.
+
+    Returns:
+        ``{"grad_cos_conflict": mean, "grad_cos_other": mean}`` or ``{}``.
+    """
+    if not isinstance(getattr(net, "embedding", None), FusedEmbedding):
+        return {}
+    part = split.test.subset(torch.arange(min(rows, split.test.num_rows)))
+    field = part.field_names.index(user_field)
+    cos = analysis.row_gradient_cosines(net, part.x, part.y, field=field)  # (V_user,)
+    users = part.column(field).cpu().numpy()
+    conflict = np.zeros(len(cos), dtype=bool)
+    conflict[users[part.meta[conflict_key].cpu().numpy().astype(bool)]] = True
+    seen = ~np.isnan(cos)
+    return {"grad_cos_conflict": float(cos[seen & conflict].mean()),
+            "grad_cos_other": float(cos[seen & ~conflict].mean())}
+
+
+def summary(results: Results, label: str, key: str = "auc", bucket: str = "all",
+            task: int = 0) -> tuple[float, float]:
+    """``(mean, std)`` over seeds of ``record[key][bucket][task]`` of one model (std 0 for one seed).
+
+    Example:
+        >>> runs = Results([{"label": "M", "auc": {"all": [0.5]}}, {"label": "M", "auc": {"all": [0.7]}}])
+        >>> [round(v, 4) for v in summary(runs, "M")]
+        [0.6, 0.1414]
+    """
+    values = [r[key][bucket][task] for r in results if r["label"] == label]
+    if not values:
+        raise ValueError(f"no record labelled {label!r} holds {key!r}")
+    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def auc_table(results: Results, task_names: Sequence[str], key: str = "auc") -> str:
+    """A text table: one line per model, ``mean ± std`` over seeds per task and bucket.
+
+    Single-task models fill only their own task's columns.
+    """
+    labels = list(dict.fromkeys(r["label"] for r in results))
+    head = f"{'model':<26}" + "".join(f"{f'{t}: {b}':>20}" for t in task_names for b in BUCKETS)
+    lines = [head]
+    for label in labels:
+        tasks = next(r["tasks"] for r in results if r["label"] == label)
+        cells = []
+        for t in range(len(task_names)):
+            for b in BUCKETS:
+                if t in tasks and key in next(r for r in results if r["label"] == label):
+                    m, sd = summary(results, label, key, b, tasks.index(t))
+                    cells.append(f"{m:>12.4f} ± {sd:.4f}")
+                else:
+                    cells.append(f"{'':>20}")
+        lines.append(f"{label:<26}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def as_history(record: dict) -> train.History:
+    """A record's training log as a :class:`minime.train.History` (for ``plots.training_curves``)."""
+    return train.History(epochs=record["history"], best_epoch=record["best_epoch"],
+                         best_valid_auc=record["history"][record["best_epoch"] - 1]["valid_auc_mean"],
+                         seconds=record["seconds"])
+
+
+def geometry(results: Results, seed: int = 0, *, reference_tasks: tuple[int, int] = (0, 1),
+             low: float = 40, high: float = 60) -> dict[str, dict[str, float]]:
+    """RecScope's readings of every table of one seed's models.
+
+    Args:
+        results: an :func:`entanglement_study`'s records (with both reference single-task models).
+        seed: which seed's records.
+        reference_tasks: (a, b): mode-0 conflict pairs are near in task a's single-task model and
+            far in task b's (:func:`minime.analysis.conflict_subset`).
+        low, high: the bands' percentiles.
+
+    Returns:
+        ``{"<label>" or "<label>, <table>": {"rho_a", "rho_b", "near", "middle", "far"}}``:
+        Spearman ρ against task a's and task b's single-task distances, and the shares of the
+        mode-0 pairs in the table's own bands. Tables of single-embedding models are named by
+        their label alone.
+    """
+    runs = [r for r in results if r["seed"] == seed]
+    by_label = {r["label"]: r for r in runs}
+    a, b = (by_label.get(single_label(t)) for t in reference_tasks)
+    if a is None or b is None:
+        raise ValueError(f"seed {seed} lacks the single-task models of tasks {reference_tasks}")
+    ref_a, ref_b = (np.asarray(r["distances"]["table"]) for r in (a, b))
+    mode0 = analysis.conflict_subset(ref_a, ref_b, low=low, high=high)
+    out = {}
+    for r in runs:
+        for table, d in r["distances"].items():
+            name = r["label"] if table == "table" else f"{r['label']}, {table}"
+            d = np.asarray(d)
+            out[name] = {"rho_a": analysis.spearman(d, ref_a), "rho_b": analysis.spearman(d, ref_b),
+                         **analysis.band_shares(d, mode0, low=low, high=high)}
+    return out

@@ -1,0 +1,110 @@
+"""The entanglement study (records, transfer, cache, geometry) and per-row gradient cosines."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from minime import analysis, data, models, mtl_study, plots, train
+
+TRAIN = train.TrainConfig(epochs=1, batch_size=256, progress=False)
+
+
+@pytest.fixture(scope="module")
+def split():
+    return data.make_world("tiny", num_rows=1_500, seed=0).split()
+
+
+@pytest.fixture(scope="module")
+def runs(split, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cache")
+    specs = {"MMoE": mtl_study.SPECS["MMoE"], "STEM": mtl_study.SPECS["STEM"]}
+    first = mtl_study.entanglement_study(split, specs, config="small", train_config=TRAIN,
+                                         cache=folder, progress=False,
+                                         measure=mtl_study.user_gradient_cosines)
+    again = mtl_study.entanglement_study(split, specs, config="small", train_config=TRAIN,
+                                         cache=folder, progress=False,
+                                         measure=mtl_study.user_gradient_cosines)
+    return first, again
+
+
+def test_records_single_task_first_and_transfer_is_the_difference(runs):
+    first, _ = runs
+    assert [r["label"] for r in first] == ["single task 1", "single task 2", "MMoE", "STEM"]
+    singles = {r["tasks"][0]: r["auc"] for r in first[:2]}
+    for r in first[2:]:
+        for bucket in ("all", "conflict", "other"):
+            for t in range(2):
+                expected = r["auc"][bucket][t] - singles[t][bucket][0]
+                assert r["transfer"][bucket][t] == pytest.approx(expected, abs=1e-12)
+        assert np.allclose(np.sum(r["gates"]["all"], axis=1), 1.0)
+
+
+def test_second_run_loads_everything_from_the_cache(runs):
+    first, again = runs
+    assert first.cached == 0 and again.cached == len(first)
+    assert [r["auc"] for r in again] == [r["auc"] for r in first]
+    assert [r["distances"] for r in again] == [r["distances"] for r in first]
+
+
+def test_stem_has_one_distance_array_per_table_and_no_shared_table_gradient(runs):
+    stem = runs[0][3]
+    assert sorted(stem["distances"]) == ["shared", "task 1", "task 2"]
+    assert "grad_cos_conflict" not in stem  # STEM has no single shared table
+    mmoe = runs[0][2]
+    assert -1 <= mmoe["grad_cos_conflict"] <= 1 and -1 <= mmoe["grad_cos_other"] <= 1
+
+
+def test_geometry_of_the_references(runs):
+    geo = mtl_study.geometry(runs[0])
+    assert geo["single task 1"]["rho_a"] == pytest.approx(1.0)
+    assert geo["single task 2"]["rho_b"] == pytest.approx(1.0)
+    near, far = geo["single task 1"]["near"], geo["single task 2"]["far"]
+    assert (near == 1.0 and far == 1.0) or (np.isnan(near) and np.isnan(far))  # empty mode 0
+    assert {"STEM, task 1", "STEM, task 2", "STEM, shared", "MMoE"} <= set(geo)
+    with pytest.raises(ValueError, match="seed 7 lacks"):
+        mtl_study.geometry(runs[0], seed=7)
+
+
+def test_summary_and_table(runs):
+    mean, std = mtl_study.summary(runs[0], "MMoE", "auc", "conflict", 1)
+    assert mean == runs[0][2]["auc"]["conflict"][1] and std == 0.0
+    text = mtl_study.auc_table(runs[0], ("click", "convert"))
+    assert "single task 2" in text and "STEM" in text
+    with pytest.raises(ValueError, match="no record labelled"):
+        mtl_study.summary(runs[0], "PLE")
+
+
+def test_study_needs_conflict_rows():
+    split = data.make_world("ctr", num_rows=500, seed=0).split()
+    with pytest.raises(ValueError, match="conflict"):
+        mtl_study.entanglement_study(split, {}, cache=False, progress=False)
+
+
+def test_row_gradient_cosines_match_separate_backward_passes(split):
+    train.set_seed(0)
+    net = models.build("mmoe", split.train.field_dims, "small", num_tasks=2)
+    x, y = split.train.x[:300], split.train.y[:300]
+    cos = analysis.row_gradient_cosines(net, x, y, field=1)
+    grads = []
+    for t in range(2):  # an independent reference: .grad from one backward pass per task
+        net.zero_grad()
+        nn.functional.binary_cross_entropy_with_logits(net(x)[:, t], y[:, t]).backward()
+        grads.append(net.embedding.table.weight.grad.clone().double().numpy())
+    start, size = sum(net.embedding.field_dims[:1]), net.embedding.field_dims[1]
+    a, b = (g[start:start + size] for g in grads)
+    present = np.isin(np.arange(size), x[:, 1].numpy())
+    ref = (a * b).sum(1)[present] / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))[present]
+    assert np.allclose(cos[present], ref, atol=1e-9)
+    assert np.isnan(cos[~present]).all()
+
+
+def test_row_gradient_cosines_refuse_multi_embedding_models(split):
+    stem = models.build("stem", split.train.field_dims, "small", num_tasks=2)
+    with pytest.raises(ValueError, match="FusedEmbedding"):
+        analysis.row_gradient_cosines(stem, split.train.x[:10], split.train.y[:10], field=0)
+
+
+def test_task_affinity_slider_checks_shapes():
+    with pytest.raises(ValueError, match="three"):
+        plots.task_affinity_slider({"0°": (np.zeros(3), np.zeros(2), np.zeros(3, bool))})
