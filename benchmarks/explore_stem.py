@@ -30,6 +30,7 @@ SETTINGS = {  # name -> (world overrides, train overrides, model config override
     "theta90": (dict(theta_deg=90.0), {}, {}),
     "theta60_conflict60": (dict(theta_deg=60.0, conflict_fraction=0.6), {}, {}),
     "theta60_1M": (dict(theta_deg=60.0, num_rows=1_000_000), {}, {}),
+    "theta0_l2": (dict(theta_deg=0.0), dict(weight_decay=1e-6), {}),  # ~ the official L2 on E
     "theta60_short": (dict(theta_deg=60.0), dict(epochs=3, lr=2e-3), {}),
     # candidate ci / book recipes: larger test share, bigger batches
     "ci_a": (dict(theta_deg=0.0, num_rows=400_000), dict(batch_size=2048, epochs=6), {}),
