@@ -9,7 +9,8 @@ RecScope tool of :mod:`minime.analysis.entanglement`), and the mean gate weights
 Records are plain JSON, cached like :func:`minime.experiments.scaling_study` (same folder, same
 keys: configuration, data, code, device), so a chapter re-run does not retrain.
 
-:func:`geometry` turns one seed's distances into RecScope's two readings: Spearman ρ of every
+:func:`distance_tables` and :func:`conflict_pairs` read one seed's distances back, and
+:func:`geometry` turns them into RecScope's two readings: Spearman ρ of every
 table's distances against each single-task model's, and the shares of the mode-0 conflict pairs
 (near for task 1's single-task model, far for task 2's) in every table's near / middle / far band.
 
@@ -43,8 +44,9 @@ from minime.data.batches import Split
 from minime.experiments import (Results, _bar, _load, _plain, _stable, _store, cache_dir,
                                 code_version, data_fingerprint)
 
-__all__ = ["SPECS", "as_history", "auc_table", "entanglement_study", "geometry", "single_label",
-           "summary", "table_names", "user_gradient_cosines"]
+__all__ = ["SPECS", "as_history", "auc_table", "conflict_pairs", "distance_tables",
+           "entanglement_study", "geometry", "single_label", "summary", "table_names",
+           "user_gradient_cosines"]
 
 BUCKETS = ("all", "conflict", "other")
 #: The book's multi-task models: label -> (name in ``models.MTL_MODELS``, build keywords).
@@ -223,19 +225,12 @@ def auc_table(results: Results, task_names: Sequence[str], key: str = "auc") -> 
 
     Single-task models fill only their own task's columns.
     """
-    labels = list(dict.fromkeys(r["label"] for r in results))
-    head = f"{'model':<26}" + "".join(f"{f'{t}: {b}':>20}" for t in task_names for b in BUCKETS)
-    lines = [head]
-    for label in labels:
-        tasks = next(r["tasks"] for r in results if r["label"] == label)
-        cells = []
-        for t in range(len(task_names)):
-            for b in BUCKETS:
-                if t in tasks and key in next(r for r in results if r["label"] == label):
-                    m, sd = summary(results, label, key, b, tasks.index(t))
-                    cells.append(f"{m:>12.4f} ± {sd:.4f}")
-                else:
-                    cells.append(f"{'':>20}")
+    lines = [f"{'model':<26}" + "".join(f"{f'{t}: {b}':>20}" for t in task_names for b in BUCKETS)]
+    for label in dict.fromkeys(r["label"] for r in results):
+        first = next(r for r in results if r["label"] == label)
+        cells = [f"{'':>20}" if t not in first["tasks"] or key not in first else
+                 "{:>12.4f} ± {:.4f}".format(*summary(results, label, key, b, first["tasks"].index(t)))
+                 for t in range(len(task_names)) for b in BUCKETS]
         lines.append(f"{label:<26}" + "".join(cells))
     return "\n".join(lines)
 
@@ -247,6 +242,29 @@ def as_history(record: dict) -> train.History:
                          seconds=record["seconds"])
 
 
+def distance_tables(results: Results, seed: int = 0) -> dict[str, np.ndarray]:
+    """Every table's distances of one seed: ``{"<label>" or "<label>, <table>": (P,) array}``.
+
+    Single-embedding models are named by their label, STEM's tables ``"STEM, task 2"`` etc.
+    """
+    return {r["label"] if table == "table" else f"{r['label']}, {table}": np.asarray(d)
+            for r in results if r["seed"] == seed for table, d in r["distances"].items()}
+
+
+def conflict_pairs(results: Results, seed: int = 0, *, reference_tasks: tuple[int, int] = (0, 1),
+                   low: float = 40, high: float = 60) -> np.ndarray:
+    """RecScope's mode-0 conflict pairs: near in task a's single-task model, far in task b's.
+
+    Returns:
+        ``(P,)`` bool over the study's pairs (:func:`minime.analysis.conflict_subset`).
+    """
+    tables = distance_tables(results, seed)
+    refs = [tables.get(single_label(t)) for t in reference_tasks]
+    if any(r is None for r in refs):
+        raise ValueError(f"seed {seed} lacks the single-task models of tasks {reference_tasks}")
+    return analysis.conflict_subset(*refs, low=low, high=high)
+
+
 def geometry(results: Results, seed: int = 0, *, reference_tasks: tuple[int, int] = (0, 1),
              low: float = 40, high: float = 60) -> dict[str, dict[str, float]]:
     """RecScope's readings of every table of one seed's models.
@@ -255,27 +273,17 @@ def geometry(results: Results, seed: int = 0, *, reference_tasks: tuple[int, int
         results: an :func:`entanglement_study`'s records (with both reference single-task models).
         seed: which seed's records.
         reference_tasks: (a, b): mode-0 conflict pairs are near in task a's single-task model and
-            far in task b's (:func:`minime.analysis.conflict_subset`).
+            far in task b's (:func:`conflict_pairs`).
         low, high: the bands' percentiles.
 
     Returns:
-        ``{"<label>" or "<label>, <table>": {"rho_a", "rho_b", "near", "middle", "far"}}``:
-        Spearman ρ against task a's and task b's single-task distances, and the shares of the
-        mode-0 pairs in the table's own bands. Tables of single-embedding models are named by
-        their label alone.
+        ``{name: {"rho_a", "rho_b", "near", "middle", "far"}}`` for every table of
+        :func:`distance_tables`: Spearman ρ against task a's and task b's single-task distances,
+        and the shares of the mode-0 pairs in the table's own bands.
     """
-    runs = [r for r in results if r["seed"] == seed]
-    by_label = {r["label"]: r for r in runs}
-    a, b = (by_label.get(single_label(t)) for t in reference_tasks)
-    if a is None or b is None:
-        raise ValueError(f"seed {seed} lacks the single-task models of tasks {reference_tasks}")
-    ref_a, ref_b = (np.asarray(r["distances"]["table"]) for r in (a, b))
-    mode0 = analysis.conflict_subset(ref_a, ref_b, low=low, high=high)
-    out = {}
-    for r in runs:
-        for table, d in r["distances"].items():
-            name = r["label"] if table == "table" else f"{r['label']}, {table}"
-            d = np.asarray(d)
-            out[name] = {"rho_a": analysis.spearman(d, ref_a), "rho_b": analysis.spearman(d, ref_b),
-                         **analysis.band_shares(d, mode0, low=low, high=high)}
-    return out
+    mode0 = conflict_pairs(results, seed, reference_tasks=reference_tasks, low=low, high=high)
+    tables = distance_tables(results, seed)
+    ref_a, ref_b = (tables[single_label(t)] for t in reference_tasks)
+    return {name: {"rho_a": analysis.spearman(d, ref_a), "rho_b": analysis.spearman(d, ref_b),
+                   **analysis.band_shares(d, mode0, low=low, high=high)}
+            for name, d in tables.items()}

@@ -154,9 +154,7 @@ def row_gradient_cosines(model: nn.Module, batch_x, batch_y, field: int, *,
     start = int(embedding.offsets[field])
     rows = G.reshape(G.shape[0], -1, table.weight.shape[1])[:, start:start + dims[field]]  # (T, V_f, D)
     a, b = rows[tasks[0]], rows[tasks[1]]
-    norm = a.norm(dim=1) * b.norm(dim=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return ((a * b).sum(dim=1) / norm).numpy()  # 0/0 -> NaN for absent ids
+    return ((a * b).sum(dim=1) / (a.norm(dim=1) * b.norm(dim=1))).numpy()  # 0/0 = NaN: absent ids
 
 
 def gate_weights(model: nn.Module, data: TensorData, *, mask=None,
