@@ -4,11 +4,12 @@ On the ``multitask`` world (1,000 users × 500 items, a rank-4 user–item term 
 angle θ, 30% conflict users whose task-2 preference is negated, base rates 10% / 2%), trains
 single-task models for each task, MMoE, PLE, ME-MMoE and STEM (with and without its stop
 gradient) to convergence (early stopping on mean validation AUC) and prints, per setting and
-seed: test AUC per task overall, on conflict users and on the other users; transfer against the
-single-task models; the RecScope geometry (Spearman ρ of each table's user–item distances against
-the single-task models' on the conflict users' pairs, and the share of the mode-0 conflict pairs
-that each table puts in its far band); ρ against the planted affinity; and the seconds each model
-took. Training and measuring go through :func:`minime.mtl_study.entanglement_study`, so runs are
+seed: test AUC per task overall, on conflict users, on the other users and on P3's buckets by
+relative positive feedback (click-dominated, comparable, convert-dominated users); transfer
+against the single-task models; the RecScope geometry (Spearman ρ of each table's user–item
+distances against the single-task models' on the conflict users' pairs, and the share of the
+mode-0 conflict pairs that each table puts in its far band); ρ against the planted affinity; and
+the seconds each model took. Training and measuring go through :func:`minime.mtl_study.entanglement_study`, so runs are
 cached and the chapters' numbers come from the same code.
 
 Run: ``[EXPLORE_ONLY=MMoE,STEM] .venv/bin/python benchmarks/explore_stem.py [setting ...]`` (settings below; about 6 min
@@ -79,7 +80,7 @@ def main(settings):
             for r in runs:
                 extra = "" if "transfer" not in r else "".join(
                     f" {key} {b} {np.round(r[key][b], 4).tolist()}"
-                    for key in ("auc", "transfer") for b in ("other", "conflict"))
+                    for key in ("auc", "transfer") for b in r["auc"] if b != "all")
                 print(f"  {r['label']:24s} {r['seconds']:5.1f}s epochs {r['epochs']} "
                       f"best {r['best_epoch']}{extra}")
             for name, g in geometry.items():

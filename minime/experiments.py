@@ -53,7 +53,7 @@ __all__ = ["Results", "cache_dir", "clear_cache", "code_version", "data_fingerpr
 
 CACHE_ENV = "MINIME_CACHE"  # the environment variable naming the cache directory
 KINDS = ("SE", "ME")
-STUDIES = ("scaling", "entanglement")  # the studies whose records share the cache folder
+STUDIES = ("scaling", "entanglement", "routing")  # the studies whose records share the cache folder
 #: The parts of minime a trained result depends on (files, or packages hashed whole).
 CODE_MODULES = ("analysis", "data", "models", "embedding.py", "experiments.py",
                 "interaction.py", "metrics.py", "train.py", "experts.py", "mtl_study.py")

@@ -44,8 +44,8 @@ class MLPExperts(nn.Module):
     """``E`` MLPs run together: ``Linear → ReLU → [Dropout]`` blocks, then an optional Linear.
 
     Layer ``l`` of expert ``k`` is ``z ↦ z W_l[k] + b_l[k]`` with ``W_l`` of shape
-    ``(E, in_l, out_l)``; each layer is ONE ``baddbmm`` over all experts (a shared input is
-    expanded, not copied).
+    ``(E, in_l, out_l)``; each layer is ONE ``baddbmm`` over all experts, and a first layer on a
+    shared ``(B, in)`` input one matmul against the experts' weights side by side.
     Weights and biases are drawn like ``nn.Linear``'s: ``U(-1/√in, 1/√in)``.
 
     Args:
@@ -106,11 +106,15 @@ class MLPExperts(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """``(B, in)`` or ``(S, B, in)`` -> ``(E, B, H)``."""
-        x = self.route(x)  # (E, B, in)
         for layer, (weight, bias) in enumerate(zip(self.weights, self.biases)):
-            x = torch.baddbmm(bias, x, weight)  # (E, B, in) @ (E, in, out) + (E, 1, out)
+            if layer == 0 and x.dim() == 2:  # a shared input: ONE matmul for all experts
+                num, width, out = weight.shape
+                flat = weight.transpose(0, 1).reshape(width, num * out)  # (E, in, out) -> (in, E*out)
+                x = (x @ flat).view(-1, num, out).transpose(0, 1) + bias  # -> (E, B, out)
+            else:
+                x = torch.baddbmm(bias, self.route(x) if layer == 0 else x, weight)  # (E, B, out)
             if layer < self.num_hidden:
-                x = self.dropout(x.relu_())  # in place: baddbmm's backward needs no output
+                x = self.dropout(x.relu_())  # in place: neither op's backward needs its output
         return x
 
     def extra_repr(self) -> str:

@@ -1,4 +1,4 @@
-"""The entanglement study of chapters 5 and 6: multi-task models against single-task ones, cached.
+"""The studies of chapters 5–7: multi-task models against single-task ones, and AME's routing; cached.
 
 :func:`entanglement_study` trains, for every seed, one single-task model per task and every
 multi-task model asked for on the same ``(train, valid, test)`` split, and records what chapters
@@ -14,6 +14,9 @@ keys: configuration, data, code, device), so a chapter re-run does not retrain.
 table's distances against each single-task model's, and the shares of the mode-0 conflict pairs
 (near for task 1's single-task model, far for task 2's) in every table's near / middle / far band.
 
+:func:`routing_study` is chapter 7's: models on rows that each belong to one task (the
+``multicvr`` world), with every task's AUC and gate mass on its own rows.
+
 Example:
     >>> import shutil, tempfile
     >>> from minime import data, models, train
@@ -22,8 +25,10 @@ Example:
     >>> runs = entanglement_study(split, {"MMoE": ("mmoe", {})}, config="small",
     ...                           train_config=train.TrainConfig(epochs=1, progress=False),
     ...                           cache=folder, progress=False)
-    >>> [r["label"] for r in runs], sorted(runs[2]["auc"])
-    (['single task 1', 'single task 2', 'MMoE'], ['all', 'conflict', 'other'])
+    >>> [r["label"] for r in runs]
+    ['single task 1', 'single task 2', 'MMoE']
+    >>> sorted(runs[2]["auc"])  # every row; the planted buckets; P3's buckets
+    ['all', 'click-dominated', 'comparable', 'conflict', 'convert-dominated', 'other']
     >>> sorted(runs[2]["distances"]), len(runs[2]["gates"]["all"])  # one table; T rows of gates
     (['table'], 2)
     >>> shutil.rmtree(folder)
@@ -45,8 +50,8 @@ from minime.experiments import (Results, _bar, _load, _plain, _stable, _store, c
                                 code_version, data_fingerprint)
 
 __all__ = ["SPECS", "as_history", "auc_table", "conflict_pairs", "distance_tables",
-           "entanglement_study", "geometry", "single_label", "summary", "table_names",
-           "user_gradient_cosines"]
+           "entanglement_study", "geometry", "routing_study", "single_label", "summary",
+           "table_names", "user_gradient_cosines"]
 
 BUCKETS = ("all", "conflict", "other")
 #: The book's multi-task models: label -> (name in ``models.MTL_MODELS``, build keywords).
@@ -57,6 +62,9 @@ SPECS = {
     "ME-MMoE": ("me_mmoe", {}),
     "STEM": ("stem", {}),
     "STEM, no stop-gradient": ("stem", {"aftb": False}),
+    "STEM-AL": ("stem_al", {"main_tasks": (1,)}),  # task 2 (conversion) main, task 1 auxiliary
+    "AME": ("ame", {}),  # tables 16 / 32 / 64, gates read every table
+    "AME, constant gates": ("ame", {"gate_input": "const"}),
 }
 
 
@@ -81,7 +89,8 @@ def entanglement_study(split: Split, specs: Mapping[str, tuple[str, dict]], *,
                        train_config: train.TrainConfig | None = None,
                        seeds: Sequence[int] = (0,), user_field: str = "user_id",
                        item_field: str = "item_id", conflict_key: str = "conflict",
-                       measure=None, cache: bool | str = True, progress: bool = True,
+                       feedback: tuple[float, float] | None = (0.5, 2.0), measure=None,
+                       cache: bool | str = True, progress: bool = True,
                        device: torch.device | str | None = None) -> Results:
     """Single-task models per task, then every multi-task model of ``specs``, for every seed.
 
@@ -99,6 +108,10 @@ def entanglement_study(split: Split, specs: Mapping[str, tuple[str, dict]], *,
         seeds: one run of every model per seed.
         user_field, item_field: the fields whose embeddings the distances compare.
         conflict_key: the meta column that flags the conflict users' rows.
+        feedback: ``(low, high)`` thresholds of P3's split by relative positive feedback on tasks
+            1 and 2 (:func:`minime.analysis.feedback_buckets`, rates from ``split.train``), whose
+            buckets ``"<task 1>-dominated"``, ``"comparable"``, ``"<task 2>-dominated"`` join
+            the planted ones; None: the planted buckets only.
         measure: ``measure(model, split) -> dict`` of plain values added to every multi-task
             record (e.g. gradient conflict); part of the cache key by name and source.
         cache: True: the default cache folder; a path: that folder; False: always train.
@@ -110,7 +123,8 @@ def entanglement_study(split: Split, specs: Mapping[str, tuple[str, dict]], *,
         first: label, model, options, seed, tasks (the task indices it predicts), seconds, epochs,
         best_epoch, history (the per-epoch records of :class:`minime.train.History`: train loss,
         validation AUC per task and mean; :func:`as_history` wraps them for plotting), auc (bucket -> AUC per task it
-        predicts), transfer (bucket -> AUC − single-task AUC per task; multi-task models only),
+        predicts; the buckets: "all", "conflict", "other" and, with ``feedback``, P3's three),
+        transfer (bucket -> AUC − single-task AUC per task; multi-task models only),
         distances (table -> distances of the conflict users' distinct test pairs, the order of
         :func:`minime.analysis.distinct_pairs`), gates (bucket -> (T, E) mean gate weights;
         multi-task models only), owners (each expert's task, T = shared).
@@ -123,11 +137,14 @@ def entanglement_study(split: Split, specs: Mapping[str, tuple[str, dict]], *,
     train_config = train_config or train.TrainConfig()
     dev = torch.device(device) if device is not None else train.device()
     buckets = {"all": np.ones(test.num_rows, dtype=bool), **analysis.conflict_buckets(test, conflict_key)}
+    if feedback is not None:
+        buckets.update(analysis.feedback_buckets(test, group=user_field, low=feedback[0],
+                                                 high=feedback[1], history=split.train))
     pairs = analysis.distinct_pairs(test, user_field, item_field, mask=conflict_key)
     fields = dict(user_field=user_field, item_field=item_field, field_names=test.field_names)
     shared = {"study": "entanglement", "config": _stable(config), "device": dev.type,
               "data": data_fingerprint(split), "code": code_version(), "fields": [user_field, item_field],
-              "conflict": conflict_key, "measure": _stable(measure)}
+              "conflict": conflict_key, "feedback": _stable(feedback), "measure": _stable(measure)}
     runs = [(seed, single_label(t), "single_task", {}, [t]) for seed in seeds for t in range(num_tasks)]
     runs += [(seed, label, name, dict(options), list(range(num_tasks)))
              for seed in seeds for label, (name, options) in specs.items()]
@@ -155,21 +172,25 @@ def entanglement_study(split: Split, specs: Mapping[str, tuple[str, dict]], *,
     return results
 
 
-def _run(name, options, tasks, config, trainer, split: Split, buckets, pairs, fields, dev,
-         measure) -> dict:
-    """Seed, build, train and measure one model: its part of the record."""
+def _fit(name, options, tasks, config, trainer, split: Split, dev):
+    """Seed, build and train one model: ``(net, its (train, valid, test) rows, record part)``."""
     train.set_seed(trainer.seed)
     rows = [part.with_tasks(tasks) for part in split] if len(tasks) < split.train.num_tasks \
         else list(split)
     net = models.build(name, split.train.field_dims, config, num_tasks=len(tasks), **options)
     history = train.fit(net, rows[0], rows[1], trainer, device=dev)
     net.eval()
-    auc = analysis.bucket_auc(net, rows[2], buckets)
-    distances = {table: analysis.user_item_distances(net, pairs, embedding_set=k, **fields)
-                 for table, k in table_names(net, len(tasks)).items()}
-    record = {"seconds": history.seconds, "epochs": len(history.epochs),
-              "best_epoch": history.best_epoch, "history": history.epochs,
-              "auc": auc, "distances": distances}
+    return net, rows, {"seconds": history.seconds, "epochs": len(history.epochs),
+                       "best_epoch": history.best_epoch, "history": history.epochs}
+
+
+def _run(name, options, tasks, config, trainer, split: Split, buckets, pairs, fields, dev,
+         measure) -> dict:
+    """Seed, build, train and measure one model: its part of the record."""
+    net, rows, record = _fit(name, options, tasks, config, trainer, split, dev)
+    record["auc"] = analysis.bucket_auc(net, rows[2], buckets)
+    record["distances"] = {table: analysis.user_item_distances(net, pairs, embedding_set=k, **fields)
+                           for table, k in table_names(net, len(tasks)).items()}
     if name != "single_task":
         record["gates"] = {b: analysis.gate_weights(net, rows[2], mask=m) for b, m in buckets.items()}
         record["owners"] = net.expert_owners()
@@ -178,6 +199,79 @@ def _run(name, options, tasks, config, trainer, split: Split, buckets, pairs, fi
                 raise ValueError(f"measure returned {key!r}, which the study already records")
             record[key] = value
     return record
+
+
+def routing_study(split: Split, specs: Mapping[str, tuple[str, dict]], *,
+                  config: models.MTLConfig | str | None = None,
+                  train_config: train.TrainConfig | None = None, seeds: Sequence[int] = (0,),
+                  cache: bool | str = True, progress: bool = True,
+                  device: torch.device | str | None = None) -> Results:
+    """Multi-task models on rows that each carry some tasks' labels: AUC and gate mass per task.
+
+    For the ``multicvr`` world (every row belongs to one task, ``label_mask``) and chapter 7:
+    every model of ``specs`` is trained once per seed on ``split`` (as
+    :func:`entanglement_study`: ``train.set_seed(seed)``, build, ``train.fit`` with early
+    stopping on the mean validation AUC) and measured on ``split.test``, each task on its own
+    rows. Records are cached in the same folder and by the same keys as the other studies.
+
+    Args:
+        split: ``(train, valid, test)`` rows; tasks without a ``label_mask`` use every row.
+        specs: label -> ``(model name, build keywords)``, e.g. ``{"AME": ("ame", {})}``.
+        config, train_config, seeds, cache, progress, device: as :func:`entanglement_study`.
+
+    Returns:
+        :class:`~minime.experiments.Results`, one record per (seed, model): label, model,
+        options, seed, seconds, epochs, best_epoch, history, auc (per task, on its observed test
+        rows), gates (``(T, E)``: task t's mean gate over ITS test rows,
+        :func:`minime.analysis.task_gate_mass`), owners (each expert's task, T = shared),
+        parameters (``{"embedding": n, "total": n}``), rows and positives (per task, in
+        ``split.train``'s observed labels).
+
+    Example:
+        >>> from minime import data, train
+        >>> split = data.make_world("multicvr", num_rows=60_000, seed=0).split((0.4, 0.3, 0.3))
+        >>> runs = routing_study(split, {"AME": ("ame", {"dims": (2, 4, 8)})}, config="small",
+        ...                      train_config=train.TrainConfig(epochs=1, progress=False),
+        ...                      cache=False, progress=False)
+        >>> r = runs[0]
+        >>> len(r["auc"]), len(r["gates"]), len(r["gates"][0]), r["rows"][0] > 9 * r["rows"][1]
+        (5, 5, 3, True)
+    """
+    config = models.resolve_mtl_config(config)
+    train_config = train_config or train.TrainConfig()
+    dev = torch.device(device) if device is not None else train.device()
+    num_tasks = split.train.num_tasks
+    observed = [split.train.observed(t) for t in range(num_tasks)]
+    rows = [int(m.sum()) for m in observed]
+    positives = [int(split.train.y[m, t].sum()) for t, m in enumerate(observed)]
+    shared = {"study": "routing", "config": _stable(config), "device": dev.type,
+              "data": data_fingerprint(split), "code": code_version()}
+    runs = [(seed, label, name, dict(options)) for seed in seeds for label, (name, options) in specs.items()]
+    folder = None if cache is False else cache_dir() if cache is True else Path(cache)
+    results = Results()
+    for seed, label, name, options in _bar(runs, progress, "routing study"):
+        trainer = dataclasses.replace(train_config, seed=seed)
+        key = {**shared, "model": name, "label": label, "options": _stable(options), "seed": seed,
+               "train": _stable(dataclasses.replace(trainer, progress=False))}
+        record = _load(key, folder) if folder else None
+        results.cached += record is not None
+        if record is None:
+            net, parts, fitted = _fit(name, options, list(range(num_tasks)), config, trainer,
+                                      split, dev)
+            record = _plain({"label": label, "model": name, "options": _stable(options),
+                             "seed": seed, **fitted, "auc": train.evaluate(net, parts[2])["auc"],
+                             "gates": analysis.task_gate_mass(net, parts[2]),
+                             "owners": net.expert_owners(),
+                             "parameters": {"embedding": _count(net.embedding), "total": _count(net)},
+                             "rows": rows, "positives": positives})
+            if folder:
+                _store(key, record, folder)
+        results.append(record)
+    return results
+
+
+def _count(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
 
 
 def user_gradient_cosines(net: torch.nn.Module, split: Split, *, rows: int = 32_768,

@@ -87,6 +87,7 @@ _MTL = {
                  expert_units=(64, 64), tower_units=(32,), batch_size=1024, lr=5e-3, epochs=10),
 }
 _CH06_MODELS = ("MMoE", "PLE", "ME-MMoE", "STEM", "STEM, no stop-gradient")
+_CH07_MODELS = ("MMoE", "STEM", "AME", "AME, constant gates")
 
 # name -> {scale -> sizes}. Every chapter's sizes live here, so one file shows what each scale
 # costs. Keys shared by all scales of an entry must be the same (checked by the tests).
@@ -134,6 +135,27 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         ("ci", dict(seeds=(0,), models=("MMoE", "STEM"))),
         ("book", dict(seeds=(0, 1, 2), models=_CH06_MODELS)),
         ("full", dict(seeds=(0, 1, 2), models=_CH06_MODELS)))},
+    # 7. AME, STEM-AL and scenarios: the multicvr world (one head, a long tail of small tasks)
+    "ch07": {
+        "ci": dict(world="multicvr", num_rows=160_000, split=(0.5, 0.2, 0.3), expert_units=(32, 32),
+                   tower_units=(16,), batch_size=4096, lr=1e-2, epochs=4, seeds=(0, 1, 2),
+                   models=("AME", "AME, constant gates"), dims=(16, 32, 64),
+                   triples=((16, 32, 64), (4, 16, 64)), al_rows=60_000,
+                   al_models=("MMoE", "STEM-AL"), scenario_rows=60_000, widget_rows=40_000,
+                   widget_epochs=2),
+        "book": dict(world="multicvr", num_rows=600_000, split=(0.5, 0.2, 0.3),
+                     expert_units=(64, 64), tower_units=(32,), batch_size=2048, lr=5e-3, epochs=8,
+                     seeds=(0, 1, 2), models=_CH07_MODELS, dims=(16, 32, 64),
+                     triples=((16, 32, 64), (4, 16, 64), (8, 16, 32), (32, 32, 32)),
+                     al_rows=300_000, al_models=("MMoE", "STEM", "STEM-AL"), scenario_rows=300_000,
+                     widget_rows=100_000, widget_epochs=3),
+        "full": dict(world="multicvr", num_rows=2_000_000, split=(0.5, 0.2, 0.3),
+                     expert_units=(64, 64), tower_units=(32,), batch_size=2048, lr=5e-3, epochs=10,
+                     seeds=(0, 1, 2), models=_CH07_MODELS, dims=(16, 32, 64),
+                     triples=((16, 32, 64), (4, 16, 64), (8, 16, 32), (32, 32, 32)),
+                     al_rows=1_000_000, al_models=("MMoE", "STEM", "STEM-AL"),
+                     scenario_rows=1_000_000, widget_rows=300_000, widget_epochs=4),
+    },
 }
 
 

@@ -138,17 +138,25 @@ def evaluate(model: nn.Module, data: TensorData, *, group: str | None = None,
         batch_size: rows per forward.
 
     Returns:
-        ``{"auc": [T floats], "logloss": [...], "auc_mean": float, ("gauc": [...])}``.
+        ``{"auc": [T floats], "logloss": [...], "auc_mean": float, ("gauc": [...])}``, each task
+        on the rows where its label is observed (all rows without a ``label_mask``).
     """
     logits = predict(model, data, batch_size=batch_size).numpy()
     y = data.y.cpu().numpy()
-    tasks = range(data.num_tasks)
-    out = {"auc": [metrics.auc(y[:, t], logits[:, t]) for t in tasks],
-           "logloss": [metrics.logloss(y[:, t], logits[:, t], logits=True) for t in tasks]}
+    rows = [data.observed(t).cpu().numpy() for t in range(data.num_tasks)]  # observed labels
+    for t, m in enumerate(rows):
+        positives = int(y[m, t].sum())
+        if positives in (0, int(m.sum())):
+            raise ValueError(f"{data.name!r}: task {data.task_names[t]!r} has {positives} positive "
+                             f"label(s) among its {int(m.sum())} observed rows; AUC needs both "
+                             "classes (use more rows or a larger validation share)")
+    out = {"auc": [metrics.auc(y[m, t], logits[m, t]) for t, m in enumerate(rows)],
+           "logloss": [metrics.logloss(y[m, t], logits[m, t], logits=True)
+                       for t, m in enumerate(rows)]}
     out["auc_mean"] = float(np.mean(out["auc"]))
     if group is not None:
         ids = data.column(group).cpu().numpy()
-        out["gauc"] = [metrics.gauc(y[:, t], logits[:, t], ids) for t in tasks]
+        out["gauc"] = [metrics.gauc(y[m, t], logits[m, t], ids[m]) for t, m in enumerate(rows)]
     return out
 
 
@@ -156,7 +164,8 @@ def fit(model: nn.Module, train: TensorData, valid: TensorData, config: TrainCon
         *, callbacks: Sequence[Callback] = (), device: torch.device | str | None = None) -> History:
     """Train ``model`` on ``train``, select the epoch with the best mean AUC on ``valid``.
 
-    Loss: ``Σ_t w_t · BCEWithLogits(logit_t, y_t)`` averaged over the batch, plus
+    Loss: ``Σ_t w_t · BCEWithLogits(logit_t, y_t)`` averaged over the batch (unobserved labels,
+    ``train.label_mask``, count as 0), plus
     ``model.regularization()`` when the model defines it (a scalar tensor; the reported
     ``train_loss`` includes it). After every epoch the
     model is evaluated on ``valid``; each callback is then called as ``callback(model, record)``
@@ -238,6 +247,8 @@ def _train_epoch(model, train, optimizers, weights, config, generator, bar) -> f
     for batch in train.batches(config.batch_size, shuffle=True, generator=generator):
         logits = model(batch.x)  # (B, F) -> (B, T)
         per_task = nnf.binary_cross_entropy_with_logits(logits, batch.y, reduction="none")
+        if batch.mask is not None:  # unobserved labels add nothing; still divided by B
+            per_task = per_task * batch.mask
         loss = (per_task.mean(dim=0) * weights).sum()  # (B, T) -> (T,) -> ()
         if regularizer is not None:
             loss = loss + regularizer()  # e.g. the orthogonality penalty of a restricted DCNv2

@@ -28,16 +28,24 @@ def runs(split, tmp_path_factory):
     return first, again
 
 
-def test_records_single_task_first_and_transfer_is_the_difference(runs):
+def test_records_single_task_first_and_transfer_is_the_difference(runs, split):
     first, _ = runs
     assert [r["label"] for r in first] == ["single task 1", "single task 2", "MMoE", "STEM"]
     singles = {r["tasks"][0]: r["auc"] for r in first[:2]}
     for r in first[2:]:
-        for bucket in ("all", "conflict", "other"):
+        assert set(r["transfer"]) == set(r["auc"]) == {
+            "all", "conflict", "other", *analysis.feedback_buckets(split.test, history=split.train)}
+        for bucket in r["auc"]:
             for t in range(2):
                 expected = r["auc"][bucket][t] - singles[t][bucket][0]
                 assert r["transfer"][bucket][t] == pytest.approx(expected, abs=1e-12)
         assert np.allclose(np.sum(r["gates"]["all"], axis=1), 1.0)
+
+
+def test_without_feedback_thresholds_only_the_planted_buckets(split):
+    runs = mtl_study.entanglement_study(split, {}, config="small", train_config=TRAIN,
+                                        feedback=None, cache=False, progress=False)
+    assert [sorted(r["auc"]) for r in runs] == [["all", "conflict", "other"]] * 2
 
 
 def test_second_run_loads_everything_from_the_cache(runs):

@@ -120,11 +120,16 @@ def expected_visibility(model) -> torch.Tensor:
     tasks = torch.arange(model.num_tasks).unsqueeze(1)
     if isinstance(model, models.PLE):
         return (owners == tasks) | (owners == model.num_tasks)
+    if isinstance(model, models.STEMALNet):  # main tasks see every expert, auxiliary their own
+        main = torch.zeros(model.num_tasks, 1, dtype=torch.bool)
+        main[model.main_tasks] = True
+        return (owners == tasks) | main
     return torch.ones(model.num_tasks, len(owners), dtype=torch.bool)
 
 
 @pytest.mark.parametrize("name, num_tasks", [(n, t) for n, t in itertools.product(NAMES, [1, 2, 3])
-                                             if n != "single_task" or t == 1])
+                                             if (n != "single_task" or t == 1)
+                                             and (n != "stem_al" or t > 1)])
 def test_shapes_gates_and_two_training_steps(name, num_tasks):
     model = build(name, num_tasks)
     x = ids()
@@ -285,7 +290,8 @@ def test_ple_readings_differ_only_through_the_shared_gate():
 
 
 def test_registry_and_build():
-    assert set(MTL_MODELS) == {"single_task", "shared_bottom", "mmoe", "ple", "me_mmoe", "stem"}
+    assert set(MTL_MODELS) == {"single_task", "shared_bottom", "mmoe", "ple", "me_mmoe", "stem",
+                               "ame", "stem_al", "multi_scenario"}
     assert not set(MTL_MODELS) & set(models.MODELS)
     model = build("me_mmoe", 2, num_embeddings=2)
     assert isinstance(model, models.MEMMoE) and model.embedding.dims == (4, 4)

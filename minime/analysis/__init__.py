@@ -12,7 +12,8 @@ from minime.analysis.diversity import (block_norms, principal_angles, set_block_
                                       set_similarity, similarity_summary)
 from minime.analysis.entanglement import (band_shares, conflict_subset, distance_bands,
                                           distinct_pairs, spearman, user_item_distances)
-from minime.analysis.gradients import TaskGradients, gate_weights, gradient_conflict, row_gradient_cosines
+from minime.analysis.gradients import (TaskGradients, gate_weights, gradient_conflict,
+                                      row_gradient_cosines, task_gate_mass)
 from minime.analysis.transfer import bucket_auc, conflict_buckets, feedback_buckets, transfer
 from minime.analysis.spectrum import (effective_rank, erank_from_singular_values,
                                      ia_from_singular_values, information_abundance,
@@ -26,5 +27,5 @@ __all__ = ["IACallback", "SpectrumReport", "block_norms", "collapse_ratio", "eff
            # entanglement
            "TaskGradients", "band_shares", "bucket_auc", "conflict_buckets", "conflict_subset",
            "distance_bands", "distinct_pairs", "feedback_buckets", "gate_weights",
-           "gradient_conflict", "row_gradient_cosines", "spearman", "transfer",
+           "gradient_conflict", "row_gradient_cosines", "spearman", "task_gate_mass", "transfer",
            "user_item_distances"]

@@ -21,7 +21,8 @@ from torch.nn import functional as nnf
 from minime.analysis.transfer import _row_mask
 from minime.data.batches import TensorData
 
-__all__ = ["TaskGradients", "gate_weights", "gradient_conflict", "row_gradient_cosines"]
+__all__ = ["TaskGradients", "gate_weights", "gradient_conflict", "row_gradient_cosines",
+           "task_gate_mass"]
 
 
 class TaskGradients(NamedTuple):
@@ -155,6 +156,37 @@ def row_gradient_cosines(model: nn.Module, batch_x, batch_y, field: int, *,
     rows = G.reshape(G.shape[0], -1, table.weight.shape[1])[:, start:start + dims[field]]  # (T, V_f, D)
     a, b = rows[tasks[0]], rows[tasks[1]]
     return ((a * b).sum(dim=1) / (a.norm(dim=1) * b.norm(dim=1))).numpy()  # 0/0 = NaN: absent ids
+
+
+def task_gate_mass(model: nn.Module, data: TensorData, *, batch_size: int = 16384) -> np.ndarray:
+    """Every task's mean gate weight over ITS rows: the rows where its label is observed.
+
+    ``m[t, e] = mean_{n : task t observed} g_{n,t,e}``. Without a ``label_mask`` every row counts
+    and this equals :func:`gate_weights`. For a world where each row belongs to one task (the
+    ``multicvr`` world), it is where each task routes the rows it is trained and judged on.
+
+    Args:
+        model: returns ``(logits (B, T), gates (B, T, E))`` with ``return_gates=True``.
+        data: the rows, with or without ``label_mask``.
+        batch_size: rows per forward.
+
+    Returns:
+        ``(T, E)`` float64.
+
+    Example:
+        >>> class Gated(torch.nn.Module):  # two tasks; the gate follows the id
+        ...     def __init__(self): super().__init__(); self.w = torch.nn.Parameter(torch.ones(1))
+        ...     def forward(self, x, return_gates=False):
+        ...         g = torch.stack([1.0 - x[:, 0].float(), x[:, 0].float()], -1)  # (B, 2)
+        ...         gates = g.unsqueeze(1).expand(len(x), 2, 2)  # (B, T, E)
+        ...         return (self.w * x.float().expand(len(x), 2), gates)
+        >>> data = TensorData([[0], [1]], [[1, 0], [0, 1]], (2,),
+        ...                   meta={"label_mask": [[True, False], [False, True]]})
+        >>> task_gate_mass(Gated(), data).tolist()   # task 1 sees row 0 only, task 2 row 1
+        [[1.0, 0.0], [0.0, 1.0]]
+    """
+    return np.stack([gate_weights(model, data, mask=data.observed(t).cpu().numpy(),
+                                  batch_size=batch_size)[t] for t in range(data.num_tasks)])
 
 
 def gate_weights(model: nn.Module, data: TensorData, *, mask=None,

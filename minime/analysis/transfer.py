@@ -55,7 +55,8 @@ def bucket_auc(logits_or_model, data: TensorData, buckets: Mapping[str, object],
         batch_size: rows per forward when a model is given.
 
     Returns:
-        ``{bucket: [AUC_t for t in tasks]}``; NaN where a bucket holds one class only.
+        ``{bucket: [AUC_t for t in tasks]}`` over the bucket's rows where task t's label is
+        observed (``data.label_mask``); NaN where those hold one class only.
 
     Example:
         >>> data = TensorData([[0], [1], [0], [1]], [[0, 1], [1, 0], [1, 1], [0, 0]], (2,))
@@ -74,7 +75,8 @@ def bucket_auc(logits_or_model, data: TensorData, buckets: Mapping[str, object],
         raise ValueError(f"logits must be (N, T) = {(data.num_rows, data.num_tasks)}, got {s.shape}")
     y = data.y.cpu().numpy()
     masks = {name: _row_mask(data, m) for name, m in buckets.items()}
-    return {name: [_auc_or_nan(y[m, t], s[m, t]) for t in range(data.num_tasks)]
+    observed = [data.observed(t).cpu().numpy() for t in range(data.num_tasks)]
+    return {name: [_auc_or_nan(y[m & o, t], s[m & o, t]) for t, o in enumerate(observed)]
             for name, m in masks.items()}
 
 

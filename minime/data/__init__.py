@@ -14,13 +14,14 @@ Example:
 """
 
 from minime.data import batches, synthetic
-from minime.data.batches import Batch, Split, TensorData
+from minime.data.batches import LABEL_MASK, Batch, Split, TensorData
 from minime.data.synthetic import World, make_world
 from minime.data.truth import Truth
 from minime.data.world_config import PRESETS, FieldSpec, WorldConfig
 
 __all__ = [
     "Batch",
+    "LABEL_MASK",
     "FieldSpec",
     "PRESETS",
     "Split",

@@ -3,7 +3,9 @@
 Every model and :func:`minime.train.fit` reads data through :class:`TensorData`: an (N, F) id
 matrix ``x``, (N, T) labels ``y`` and optional per-row ``meta`` columns (oracle logits, scenario,
 conflict flag ...) that follow the rows through :meth:`TensorData.subset` and
-:meth:`TensorData.split`. Batches are cut from one ``randperm`` per epoch: no DataLoader and no
+:meth:`TensorData.split`. A meta column ``"label_mask"`` (N, T) bool marks which labels are
+observed (e.g. a row that belongs to one of several conversion tasks has one observed label):
+training and evaluation skip the others. Batches are cut from one ``randperm`` per epoch: no DataLoader and no
 per-row Python, so an epoch over 1M rows costs a few slicing ops per batch.
 """
 
@@ -16,13 +18,18 @@ import torch
 
 from minime.data.checks import as_tensor, check_ids, check_labels, check_meta
 
+#: The meta column of observed labels: (N, T) bool, True where ``y[n, t]`` is a real label.
+LABEL_MASK = "label_mask"
+
 
 class Batch(NamedTuple):
-    """One batch: ids (B, F) int64, labels (B, T) float32, and the rows' indices (B,) int64."""
+    """One batch: ids (B, F) int64, labels (B, T) float32, the rows' indices (B,) int64, and
+    the observed labels (B, T) bool (None when every label is observed)."""
 
     x: torch.Tensor
     y: torch.Tensor
     index: torch.Tensor
+    mask: torch.Tensor | None = None
 
 
 class Split(NamedTuple):
@@ -42,7 +49,8 @@ class TensorData:
         field_dims: the F cardinalities.
         field_names: F names (default ``f0, f1, ...``).
         task_names: T names (default ``task0, task1, ...``).
-        meta: per-row columns, each with first dim N, that travel with the rows.
+        meta: per-row columns, each with first dim N, that travel with the rows;
+            ``meta["label_mask"]`` (N, T) bool marks the observed labels (:attr:`label_mask`).
         name: a label for printing.
 
     Raises:
@@ -67,6 +75,10 @@ class TensorData:
         self.field_dims = tuple(int(d) for d in field_dims)
         self.field_names, self.task_names = field_names, task_names
         self.meta = check_meta(meta, x.shape[0], x.device)
+        mask = self.meta.get(LABEL_MASK)
+        if mask is not None and (mask.dtype != torch.bool or tuple(mask.shape) != tuple(y.shape)):
+            raise ValueError(f"meta[{LABEL_MASK!r}] must be bool of shape (rows, tasks) = "
+                             f"{tuple(y.shape)}, got {mask.dtype} of shape {tuple(mask.shape)}")
         self.name = name
 
     def _like(self, x: torch.Tensor, y: torch.Tensor, meta: dict[str, torch.Tensor]) -> "TensorData":
@@ -90,6 +102,25 @@ class TensorData:
     def num_tasks(self) -> int:
         """T, the number of label columns."""
         return self.y.shape[1]
+
+    @property
+    def label_mask(self) -> torch.Tensor | None:
+        """(N, T) bool, True where a label is observed; None when all are."""
+        return self.meta.get(LABEL_MASK)
+
+    def observed(self, task: int) -> torch.Tensor:
+        """(N,) bool: the rows whose label of ``task`` (an index) is observed.
+
+        Example:
+            >>> data = TensorData([[0], [1]], [[1, 0], [0, 0]], (2,),
+            ...                   meta={"label_mask": [[True, False], [True, True]]})
+            >>> data.observed(1).tolist(), data.with_tasks([1]).label_mask.tolist()
+            ([False, True], [[False], [True]])
+        """
+        mask = self.label_mask
+        if mask is None:
+            return torch.ones(self.num_rows, dtype=torch.bool, device=self.device)
+        return mask[:, task]
 
     @property
     def device(self) -> torch.device:
@@ -158,7 +189,10 @@ class TensorData:
                          else int(task) % self.num_tasks)
         if not index or len(set(index)) != len(index):
             raise ValueError(f"need one or more distinct tasks, got {tasks}")
-        out = self._like(self.x, self.y[:, index], dict(self.meta))
+        meta = dict(self.meta)
+        if LABEL_MASK in meta:
+            meta[LABEL_MASK] = meta[LABEL_MASK][:, index]
+        out = self._like(self.x, self.y[:, index], meta)
         out.task_names = tuple(self.task_names[i] for i in index)
         return out
 
@@ -173,21 +207,22 @@ class TensorData:
             drop_last: skip a last batch smaller than ``batch_size``.
 
         Returns:
-            An iterator of :class:`Batch` ``(x (B, F), y (B, T), index (B,))`` on the data's device.
+            An iterator of :class:`Batch` ``(x (B, F), y (B, T), index (B,), mask)`` on the data's
+            device; ``mask`` is the batch's (B, T) observed labels, or None if all are.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        n = self.num_rows
+        n, mask = self.num_rows, self.label_mask
         order = torch.randperm(n, generator=generator).to(self.device) if shuffle else None
         stop = n - n % batch_size if drop_last else n
         for start in range(0, stop, batch_size):
             end = min(start + batch_size, n)
             if order is None:
                 index = torch.arange(start, end, device=self.device)
-                yield Batch(self.x[start:end], self.y[start:end], index)
+                rows = slice(start, end)
             else:
-                index = order[start:end]
-                yield Batch(self.x[index], self.y[index], index)
+                index = rows = order[start:end]
+            yield Batch(self.x[rows], self.y[rows], index, None if mask is None else mask[rows])
 
     def field_index(self, field: str | int) -> int:
         """The column number of ``field``, given by name or by index."""

@@ -80,7 +80,9 @@ class World:
 
     Attributes:
         data: all rows; ``meta`` holds ``oracle_logit`` (N, T) float32, plus ``conflict`` (N,) bool
-            when there is a user–item term and ``scenario`` (N,) int64 when there are scenarios.
+            when there is a user–item term, ``scenario`` (N,) int64 when there are scenarios,
+            and ``task`` (N,) int64 with ``label_mask`` (N, T) bool when rows belong to one task
+            each (``task_shares``).
         truth: the planted parameters (:class:`~minime.data.truth.Truth`).
         config: the resolved :class:`~minime.data.world_config.WorldConfig`.
     """
@@ -122,7 +124,8 @@ class World:
         """AUC of the oracle logits on ``data`` (default: all rows), one per task: the ceiling."""
         data = self.data if data is None else data
         z = data.meta["oracle_logit"]
-        return [float(auc(data.y[:, t], z[:, t])) for t in range(data.num_tasks)]
+        return [float(auc(data.y[m, t], z[m, t]))
+                for t, m in ((t, data.observed(t)) for t in range(data.num_tasks))]
 
     def __repr__(self) -> str:
         return f"World({self.data!r})"
@@ -167,12 +170,22 @@ def make_world(preset: str | WorldConfig = "ctr", *, num_rows: int | None = None
     n = cfg.num_rows
     x = np.stack([sample_ids(p, n, rng) for p in truth.id_probs], axis=1)  # (N, F)
     z = truth.logits(x)  # (N, T), task_bias still 0
-    bias = np.array([bias_for_rate(z[:, t], rate) for t, rate in enumerate(cfg.base_rates)])
+    observed = None  # (N, T) bool when each row belongs to one task
+    if cfg.task_shares is not None:
+        shares = np.asarray(cfg.task_shares, dtype=float)
+        task = rng.choice(cfg.num_tasks, size=n, p=shares / shares.sum())  # (N,)
+        observed = task[:, None] == np.arange(cfg.num_tasks)[None, :]
+    bias = np.array([bias_for_rate(z[:, t] if observed is None else z[observed[:, t], t], rate)
+                     for t, rate in enumerate(cfg.base_rates)])  # the rate on the task's rows
     truth = dataclasses.replace(truth, task_bias=bias)
     z += bias
     y = (rng.random(z.shape) < sigmoid(z)).astype(np.float32)  # (N, T)
+    meta = _meta(truth, x, z)
+    if observed is not None:
+        y[~observed] = 0.0  # missing labels are 0 and masked out
+        meta.update(task=torch.from_numpy(task), label_mask=torch.from_numpy(observed))
     fields = cfg.all_fields()
     data = TensorData(torch.from_numpy(x), torch.from_numpy(y), tuple(f.cardinality for f in fields),
                       field_names=tuple(f.name for f in fields), task_names=cfg.task_names,
-                      meta=_meta(truth, x, z), name=preset if isinstance(preset, str) else "world")
+                      meta=meta, name=preset if isinstance(preset, str) else "world")
     return World(data=data, truth=truth, config=cfg)

@@ -196,6 +196,9 @@ def plant_tasks(cfg: WorldConfig, rng: np.random.Generator) -> dict:
         return np.cos(theta) * shared + np.sin(theta) * rng.standard_normal((t, cardinality, r))
 
     users, items = mixed(fields[user].cardinality), mixed(fields[item].cardinality)
+    for task, rank in enumerate(cfg.task_ranks or ()):  # a simpler pattern, the same std
+        users[task, :, rank:] = 0.0
+        users[task] *= np.sqrt(r / rank)
     num_users = fields[user].cardinality
     conflict = np.zeros(num_users, dtype=bool)
     conflict[rng.choice(num_users, round(cfg.conflict_fraction * num_users), replace=False)] = True

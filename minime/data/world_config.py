@@ -67,6 +67,12 @@ class WorldConfig:
     task_scale: float = 2.0  # c = task_scale / √task_rank, so the term has std ≈ task_scale
     theta_deg: float = 60.0  # angle between tasks: U_t = cosθ·U_s + sinθ·U_t'
     conflict_fraction: float = 0.0  # share of user ids whose tasks ≥ 2 see the negated term
+    task_ranks: tuple[int, ...] | None = None  # per task, the first r_t ≤ task_rank factor columns
+    #                                            it uses (a simpler pattern); None: all of them
+    # -- which labels a row has --
+    task_shares: tuple[float, ...] | None = None  # each row belongs to ONE task drawn with these
+    #                     relative weights (e.g. conversion types): its other labels are missing
+    #                     (meta "label_mask"); None: every row has every label
     # -- scenarios: rotate the item factors --
     num_scenarios: int = 0  # > 0 appends a field "scenario" with this many values
     scenario_angle_deg: float = 30.0  # every scenario's rotation turns item factors by this angle
@@ -128,6 +134,13 @@ def check_config(cfg: WorldConfig) -> WorldConfig:
         problems.append("scenarios and conflict users act on the user–item term: set task_rank >= 1")
     if cfg.task_rank > 0 and (cfg.role_index("user") is None or cfg.role_index("item") is None):
         problems.append("task_rank > 0 needs one field with role 'user' and one with role 'item'")
+    if cfg.task_ranks is not None and (len(cfg.task_ranks) != cfg.num_tasks or
+                                       not all(1 <= r <= cfg.task_rank for r in cfg.task_ranks)):
+        problems.append(f"task_ranks needs one rank in [1, task_rank={cfg.task_rank}] per task, "
+                        f"got {cfg.task_ranks}")
+    if cfg.task_shares is not None and (len(cfg.task_shares) != cfg.num_tasks or
+                                        not all(w > 0 for w in cfg.task_shares)):
+        problems.append(f"task_shares needs one positive weight per task, got {cfg.task_shares}")
     if not 0 <= cfg.conflict_fraction <= 1 or cfg.num_rows < 1 or cfg.num_tasks < 1:
         problems.append("conflict_fraction must lie in [0, 1]; num_rows and num_tasks must be >= 1")
     if problems:
@@ -187,6 +200,10 @@ _MTL = WorldConfig(
 #: 5,000 and 20,000 values (Zipf 1.0 / 1.05), 1M rows, for book scale. ``multitask``: 1,000 users
 #: × 500 items, rank-4 user–item term, 2 tasks at θ = 60°, 30% conflict users, base rates
 #: 10% / 2% (STEM). ``scenarios``: ``multitask`` plus 3 scenarios rotating item factors by 45°.
+#: ``multicvr`` (AME): the same fields, 5 conversion-like tasks, each row belonging to one of them
+#: in the ratio 100 : 10 : 10 : 1 : 1 (head, two mid, two tail tasks), base rates 10 / 5 / 5 / 3 /
+#: 3 %, the head on a rank-4 user–item term and the others on rank 2 (simpler patterns), all
+#: sharing part of their factors (θ = 45°).
 #: ``interaction_toy``: a high-cardinality field H (2,000 ids) that meets a field G of 500 ids and
 #: two low-cardinality fields L1 (2) and L2 (3), for the interaction-collapse experiment.
 #: ``tiny``: 2k rows, 4 small fields, 2 tasks, 2 scenarios, every mechanism on, for unit tests.
@@ -197,6 +214,11 @@ PRESETS: dict[str, WorldConfig] = {
         _CTR, fields=_ctr_fields(users=(5_000, 1.0), items=(20_000, 1.05)), num_rows=1_000_000),
     "multitask": _MTL,
     "scenarios": dataclasses.replace(_MTL, num_scenarios=3, scenario_angle_deg=45.0),
+    "multicvr": WorldConfig(
+        fields=_mtl_fields(), num_rows=400_000, pairs=(), num_tasks=5,
+        task_names=("head", "mid 1", "mid 2", "tail 1", "tail 2"),
+        base_rates=(0.10, 0.05, 0.05, 0.03, 0.03), task_rank=4, task_ranks=(4, 2, 2, 2, 2),
+        task_scale=2.0, theta_deg=45.0, task_shares=(100.0, 10.0, 10.0, 1.0, 1.0)),
     "interaction_toy": WorldConfig(
         fields=(FieldSpec("H", 2_000, 0.8), FieldSpec("G", 500, 0.8), FieldSpec("L1", 2, 0.0),
                 FieldSpec("L2", 3, 0.0)),

@@ -6,8 +6,9 @@ Single-embedding models: :class:`DNN`, :class:`FM`, :class:`FwFM`, :class:`IPNN`
 :class:`MultiEmbeddingModel` (options in :class:`MEConfig`), registered as ``"me_<name>"`` in
 :data:`MULTI_MODELS`; :func:`as_single_embedding` rebuilds a linear ME model as an SE one.
 Multi-task models (:class:`SharedBottom`, :class:`MMoE`, :class:`PLE`, :class:`MEMMoE`,
-:class:`STEMNet`) take an :class:`MTLConfig` (presets in :data:`MTL_PRESETS`) and are
-registered in :data:`MTL_MODELS`.
+:class:`STEMNet`, and beyond STEM :class:`AMENet`, :class:`STEMALNet`, :class:`MultiScenarioNet`)
+take an :class:`MTLConfig` (presets in :data:`MTL_PRESETS`) and are registered in
+:data:`MTL_MODELS`.
 
 Example:
     >>> import torch
@@ -34,6 +35,7 @@ from .config import PRESETS, CTRConfig, resolve_config
 from .linear_me import NOT_FOLDABLE, as_single_embedding, fold_first_layers
 from .multi import AGGREGATES, MEConfig, MultiEmbeddingModel
 from .mtl_config import MTL_PRESETS, MTLConfig, resolve_mtl_config
+from .multitable import AMENet, MultiScenarioNet, STEMALNet
 from .multitask import MEMMoE, MMoE, PLE, MultiTaskModel, SharedBottom, SingleTask, STEMNet
 from .restricted import FieldWeightedCrossNet, RestrictedDCNv2
 from .single import DCNv2, DNN, FM, FwFM, IPNN, LinearTerm, SingleEmbeddingModel
@@ -46,6 +48,7 @@ __all__ = [
     "as_single_embedding", "fold_first_layers", "NOT_FOLDABLE",
     "MTL_MODELS", "MTLConfig", "MTL_PRESETS", "resolve_mtl_config", "MultiTaskModel",
     "SharedBottom", "SingleTask", "MMoE", "PLE", "MEMMoE", "STEMNet",
+    "AMENet", "STEMALNet", "MultiScenarioNet",
 ]
 
 #: Model name -> class; every class takes ``(field_dims, config=None, *, num_tasks=1)``.
@@ -65,7 +68,9 @@ MULTI_MODELS: MappingProxyType = MappingProxyType(
 
 #: Multi-task name -> class; every class takes ``(field_dims, config=None, *, num_tasks=1,
 #: **options)`` with an :class:`MTLConfig`. Options: ``shared_gate`` (PLE, STEM),
-#: ``aftb`` and ``gate_input`` (STEM), ``num_embeddings`` (ME-MMoE).
+#: ``aftb`` and ``gate_input`` (STEM), ``num_embeddings`` (ME-MMoE), ``dims``, ``gate_input``,
+#: ``owners`` and ``aftb`` (AME), ``main_tasks`` (STEM-AL), ``scenario_field`` and ``combine``
+#: (multi-scenario).
 MTL_MODELS: MappingProxyType = MappingProxyType({
     "single_task": SingleTask,  # SharedBottom with num_tasks=1: train one per task
     "shared_bottom": SharedBottom,
@@ -73,6 +78,9 @@ MTL_MODELS: MappingProxyType = MappingProxyType({
     "ple": PLE,
     "me_mmoe": MEMMoE,
     "stem": STEMNet,
+    "ame": AMENet,
+    "stem_al": STEMALNet,
+    "multi_scenario": MultiScenarioNet,
 })
 
 
