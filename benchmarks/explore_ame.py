@@ -23,6 +23,11 @@ from torch import nn
 from minime import data, models, mtl_study, train
 
 DIMS = (16, 32, 64)
+def equal_norm_init(block):
+    """N(0, 0.1²/d) per entry: every table's rows get the same expected norm, whatever d."""
+    return nn.init.normal_(block, std=0.1 / block.shape[1] ** 0.5)
+
+
 SETTINGS = {  # name -> (world overrides, AME options, MTLConfig overrides)
     "all": ({}, {}, {}),  # the gate reads every table
     "const": ({}, {"gate_input": "const"}, {}),  # a learned constant per task
@@ -30,6 +35,10 @@ SETTINGS = {  # name -> (world overrides, AME options, MTLConfig overrides)
     "own_small": ({}, {"gate_input": 0}, {}),  # the gate reads the 16-d table
     "head95": (dict(task_shares=(1000.0, 20.0, 20.0, 2.0, 2.0)), {"gate_input": "const"}, {}),
     "small_init": ({}, {}, dict(embedding_init=partial(nn.init.normal_, std=1e-3))),
+    "equal_norm": ({}, {}, dict(embedding_init=equal_norm_init)),  # small tables not smaller rows
+    "cool": ({}, {"gate_temperature": 0.25}, {}),  # sharper gates
+    "warm": ({}, {"gate_temperature": 4.0}, {}),  # flatter gates
+    "warm_const": ({}, {"gate_input": "const", "gate_temperature": 4.0}, {}),
     "rows1M": (dict(num_rows=1_000_000), {}, {}),
     "rows1M_const": (dict(num_rows=1_000_000), {"gate_input": "const"}, {}),
 }

@@ -170,7 +170,7 @@ class LoopMLPExperts(nn.Module):
 
 
 class SoftmaxGate(nn.Module):
-    """``G`` gates, each a softmax over ``E`` experts: ``g = softmax(MLP(x) + m)``.
+    """``G`` gates, each a softmax over ``E`` experts: ``g = softmax(MLP(x) / τ + m)``.
 
     ``m[g, k] = -inf`` where gate ``g`` cannot see expert ``k``, so its weight there is exactly
     0 (and so is the gradient of that logit); every gate keeps one logit per expert, so all
@@ -183,6 +183,7 @@ class SoftmaxGate(nn.Module):
         hidden_units: hidden ReLU layers before the output Linear; ``()`` = one Linear.
         visible: ``(G, E)`` booleans, True where the gate may weigh the expert; None = all.
         dropout: dropout after every hidden ReLU.
+        temperature: τ > 0 dividing the logits (1: the plain softmax).
 
     Returns:
         ``(B, in)`` (all gates read it) or ``(G, B, in)`` -> ``(B, G, E)``, rows summing to 1.
@@ -195,8 +196,12 @@ class SoftmaxGate(nn.Module):
     """
 
     def __init__(self, num_gates: int, input_dim: int, num_experts: int,
-                 hidden_units: Sequence[int] = (), *, visible=None, dropout: float = 0.0):
+                 hidden_units: Sequence[int] = (), *, visible=None, dropout: float = 0.0,
+                 temperature: float = 1.0):
         super().__init__()
+        if not temperature > 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
+        self.temperature = float(temperature)
         self.net = MLPExperts(num_gates, input_dim, hidden_units, output_dim=num_experts,
                               dropout=dropout)
         visible = torch.ones(num_gates, num_experts, dtype=torch.bool) if visible is None \
@@ -211,6 +216,8 @@ class SoftmaxGate(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """``(B, in)`` or ``(G, B, in)`` -> weights ``(B, G, E)``."""
         logits = self.net(x)  # (G, B, E)
+        if self.temperature != 1.0:
+            logits = logits / self.temperature
         if self.logit_mask is not None:
             logits = logits + self.logit_mask  # + (G, 1, E): -inf where hidden
         return torch.softmax(logits, dim=-1).transpose(0, 1)  # (G, B, E) -> (B, G, E)

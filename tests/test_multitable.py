@@ -173,3 +173,20 @@ def test_unobserved_labels_change_neither_training_nor_auc(cvr_world):
     assert by_bucket["all"] == pytest.approx(expected, abs=1e-12)
     with pytest.raises(ValueError, match="task 'tail 1' has 0 positive"):
         train.evaluate(model, part.subset(~(part.label_mask[:, 3] & (part.y[:, 3] == 1))))
+
+
+def test_gate_temperature_divides_the_logits():
+    model = models.AMENet(FIELDS, "small", num_tasks=2, dims=(2, 4, 8), gate_input="const",
+                          gate_temperature=4.0)
+    with torch.no_grad():
+        model.gate_logits.copy_(torch.tensor([[0.0, 4.0, 8.0], [8.0, 0.0, 0.0]]))
+    gates = model(IDS, return_gates=True)[1][0]
+    torch.testing.assert_close(gates, torch.softmax(torch.tensor([[0.0, 1.0, 2.0], [2.0, 0.0, 0.0]]), -1))
+    sharp = models.AMENet(FIELDS, "small", num_tasks=2, dims=(2, 4), gate_temperature=0.5)
+    plain = models.AMENet(FIELDS, "small", num_tasks=2, dims=(2, 4))
+    plain.load_state_dict(sharp.state_dict())
+    x = torch.cat([e.flatten(1) for e in sharp.embedding(IDS)], dim=1)
+    logits = plain.gates.net(x).transpose(0, 1)  # (B, T, K) before the softmax
+    torch.testing.assert_close(sharp(IDS, return_gates=True)[1], torch.softmax(logits / 0.5, -1))
+    with pytest.raises(ValueError, match="temperature"):
+        models.AMENet(FIELDS, "small", dims=(2, 4), gate_temperature=0.0)

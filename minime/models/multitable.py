@@ -47,7 +47,7 @@ class AMENet(MultiTaskModel):
     With ``x_k = flat(e^(k))`` (width ``F·d_k``) and experts ``f_k = MLP_k(x_k)`` whose last
     width ``H = expert_units[-1]`` is the same for all (the MLP equalises the widths)::
 
-        g^t = softmax(G_t(gate input))        (B, K)  one gate per task
+        g^t = softmax(G_t(gate input) / τ)    (B, K)  one gate per task
         h^t = Σ_k g^t_k · [sg] f_k            (B, H)  sg on experts other tasks own, if aftb
 
     Gate input (``gate_input``; the paper's choice was not retrieved): ``"all"`` the tables
@@ -70,6 +70,8 @@ class AMENet(MultiTaskModel):
         gate_input: ``"all"``, ``"median"``, ``"const"`` or a table index.
         owners: per table a task index or None (shared); default all shared.
         aftb: stop-gradients on other tasks' tables and experts.
+        gate_temperature: τ in ``softmax(logits / τ)``; > 1 flattens the gates, < 1 sharpens
+            them (an exploration knob: the logits are learned, so τ acts on how fast they move).
 
     Example:
         >>> model = AMENet([10, 5], "small", num_tasks=2, dims=(2, 4), owners=(0, None), aftb=True)
@@ -80,7 +82,7 @@ class AMENet(MultiTaskModel):
     def __init__(self, field_dims: Sequence[int], config: MTLConfig | str | None = None, *,
                  num_tasks: int = 1, dims: Sequence[int] = (16, 32, 64),
                  gate_input: str | int = "all", owners: Sequence[int | None] | None = None,
-                 aftb: bool = False):
+                 aftb: bool = False, gate_temperature: float = 1.0):
         super().__init__(field_dims, config, num_tasks)
         c = self.config
         self.dims = tuple(int(d) for d in dims)
@@ -92,7 +94,10 @@ class AMENet(MultiTaskModel):
                                             for o in owners):
             raise ValueError(f"owners needs one entry per table ({num_tables}), each a task index "
                              f"in [0, {num_tasks}) or None, got {owners}")
+        if not gate_temperature > 0:
+            raise ValueError(f"gate_temperature must be positive, got {gate_temperature}")
         self.owners, self.aftb, self.gate_input = owners, bool(aftb), gate_input
+        self.gate_temperature = float(gate_temperature)
         self.embedding = MultiEmbedding(field_dims, self.dims, init=c.embedding_init,
                                         sparse=c.sparse_embedding)
         self.experts = nn.ModuleList(MLP(self.num_fields * d, c.expert_units, dropout=c.dropout)
@@ -103,7 +108,8 @@ class AMENet(MultiTaskModel):
         else:
             width = self.num_fields * (sum(self.dims) if self.gate_table is None
                                        else self.dims[self.gate_table])
-            self.gates = SoftmaxGate(num_tasks, width, num_tables, c.gate_units, dropout=c.dropout)
+            self.gates = SoftmaxGate(num_tasks, width, num_tables, c.gate_units, dropout=c.dropout,
+                                     temperature=self.gate_temperature)
         owned = torch.tensor([[o is not None and o != t for o in owners] for t in range(num_tasks)])
         self.register_buffer("detach", owned if self.aftb and owned.any() else None,
                              persistent=False)  # (T, K): None when nothing is detached
@@ -132,7 +138,8 @@ class AMENet(MultiTaskModel):
         tables = [e.flatten(1) for e in self.embedding(ids)]  # K × (B, F*d_k)
         outputs = torch.stack([expert(x) for expert, x in zip(self.experts, tables)])  # (K, B, H)
         if self.gate_input == "const":
-            weights = torch.softmax(self.gate_logits, -1).expand(len(ids), -1, -1)  # (B, T, K)
+            weights = torch.softmax(self.gate_logits / self.gate_temperature, -1)  # (T, K)
+            weights = weights.expand(len(ids), -1, -1)  # (B, T, K)
         else:
             weights = self.gates(self._gate_inputs(tables))  # (B, T, K)
         return mix(outputs, weights, self.detach), weights
