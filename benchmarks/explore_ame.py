@@ -7,8 +7,8 @@ mass on each table (over its own test rows) and the tail − head mass on the 16
 and measuring go through :func:`minime.mtl_study.routing_study`, so runs are cached and the
 chapter's numbers come from the same code.
 
-Run: ``.venv/bin/python benchmarks/explore_ame.py [setting ...]`` (about 1–2 min per setting
-and seed on one core). This is the study behind chapter 7's routing section.
+Run: ``.venv/bin/python benchmarks/explore_ame.py [setting ...]`` (15–30 s per run at 400k rows,
+40–80 s at 1M, on one core). This is the study behind chapter 7's routing section.
 """
 
 from __future__ import annotations
