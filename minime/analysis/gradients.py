@@ -131,6 +131,7 @@ def row_gradient_cosines(model: nn.Module, batch_x, batch_y, field: int, *,
 
     Example:
         >>> from minime import models
+        >>> _ = torch.manual_seed(0)
         >>> net = models.build("shared_bottom", [4, 3], "small", num_tasks=2)
         >>> x, y = torch.tensor([[0, 1], [1, 2], [0, 0]]), torch.tensor([[1., 0.], [0., 1.], [1., 1.]])
         >>> cos = row_gradient_cosines(net, x, y, field=0)
@@ -154,8 +155,9 @@ def row_gradient_cosines(model: nn.Module, batch_x, batch_y, field: int, *,
     G = _task_grads(model, torch.as_tensor(batch_x).to(device), y, [table.weight])  # (T, rows*D)
     start = int(embedding.offsets[field])
     rows = G.reshape(G.shape[0], -1, table.weight.shape[1])[:, start:start + dims[field]]  # (T, V_f, D)
-    a, b = rows[tasks[0]], rows[tasks[1]]
-    return ((a * b).sum(dim=1) / (a.norm(dim=1) * b.norm(dim=1))).numpy()  # 0/0 = NaN: absent ids
+    a, b = rows[tasks[0]].double(), rows[tasks[1]].double()  # float64: |cos| ≤ 1 to rounding
+    cos = (a * b).sum(dim=1) / (a.norm(dim=1) * b.norm(dim=1))  # 0/0 = NaN: absent ids
+    return cos.clamp(-1.0, 1.0).numpy()  # clamp keeps the NaNs
 
 
 def task_gate_mass(model: nn.Module, data: TensorData, *, batch_size: int = 16384) -> np.ndarray:
