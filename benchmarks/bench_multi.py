@@ -68,7 +68,7 @@ def main() -> None:
         for name, build in builds.items():
             torch.manual_seed(0)
             model = build()
-            params = sum(p.numel() for p in model.parameters())
+            params = models.num_parameters(model)
             times = step_times(model, ids, labels, args.steps, args.warmup)
             medians[name] = statistics.median(times)
             print(f"  threads={threads}  {name:<14} {params / 1e6:6.2f}M params  "

@@ -62,7 +62,7 @@ def bench_models(x, y, field_dims, rounds: int) -> None:
         torch.manual_seed(0)
         num_tasks = 1 if name == "single_task" else y.shape[1]
         model = models.build(name, field_dims, num_tasks=num_tasks)
-        params[name] = sum(p.numel() for p in model.parameters())
+        params[name] = models.num_parameters(model)
         steps[name] = stepper(model, x, y[:, :num_tasks])
     medians = interleaved_medians(steps, rounds)
     batches = 4 * -(-200_000 // len(x))

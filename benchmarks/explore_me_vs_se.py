@@ -13,7 +13,6 @@ initialisation factor itself.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 
 import numpy as np

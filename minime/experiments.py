@@ -153,22 +153,16 @@ def scaling_study(split: Split, *, model: str = "dcnv2", base_dim: int = 4,
     dev = torch.device(device) if device is not None else train.device()
     shared = {"study": "scaling", "base_dim": base_dim, "group": group, "device": dev.type,
               "measure": _stable(measure), "data": data_fingerprint(split), "code": code_version()}
-    folder = None if cache is False else cache_dir() if cache is True else Path(cache)
-    results = Results()
+    folder, results = _folder(cache), Results()
     for scale, seed, kind in _bar(list(itertools.product(scales, seeds, kinds)), progress):
         name, ctr, me = _configs(kind, se_model or model, model, scale, config, me_options)
         trainer = dataclasses.replace(train_config, seed=seed)
         key = {**shared, "kind": kind, "model": name, "scale": scale, "seed": seed,
                "config": _stable(ctr), "me": _stable(me),
                "train": _stable(dataclasses.replace(trainer, progress=False))}  # bar aside
-        record = _load(key, folder) if folder else None
-        results.cached += record is not None
-        if record is None:
-            record = _plain({**{k: key[k] for k in ("kind", "model", "scale", "seed", "base_dim")},
-                             **_run(name, ctr, me, trainer, split, measure, group, dev)})
-            if folder:
-                _store(key, record, folder)
-        results.append(record)
+        results.append(_cached(results, key, folder, lambda: {
+            **{k: key[k] for k in ("kind", "model", "scale", "seed", "base_dim")},
+            **_run(name, ctr, me, trainer, split, measure, group, dev)}))
     return results
 
 
@@ -200,7 +194,7 @@ def _run(name, ctr, me, trainer, split: Split, measure, group, dev) -> dict:
     test = train.evaluate(net, split.test, group=group)
     sets = 1 if me is None else me.num_embeddings
     record = {"embedding_dim": ctr.embedding_dim, "total_dim": ctr.embedding_dim * sets,
-              "num_embeddings": sets, "num_params": sum(p.numel() for p in net.parameters()),
+              "num_embeddings": sets, "num_params": models.num_parameters(net),
               "test_auc": test["auc_mean"], "test_auc_tasks": test["auc"],
               "test_logloss_tasks": test["logloss"], "valid_auc": history.best_valid_auc,
               "best_epoch": history.best_epoch, "epochs": len(history.epochs),
@@ -291,6 +285,23 @@ def _path(key: dict, folder: Path) -> Path:
     sizes = f"-s{key['scale']}-K{key['base_dim']}" if "scale" in key else ""
     name = f"{key['study']}-{key['model']}{sizes}-seed{key['seed']}"
     return folder.expanduser() / f"{name}-{digest}.json"
+
+
+def _folder(cache: bool | str | os.PathLike) -> Path | None:
+    """A study's ``cache`` argument as a folder: True -> :func:`cache_dir`, False -> None."""
+    return None if cache is False else cache_dir() if cache is True else Path(cache)
+
+
+def _cached(results: Results, key: dict, folder: Path | None, compute: Callable[[], dict]) -> dict:
+    """The stored record of ``key`` (counted in ``results.cached``), else ``compute()``'s,
+    made plain and stored."""
+    record = _load(key, folder) if folder else None
+    results.cached += record is not None
+    if record is None:
+        record = _plain(compute())
+        if folder:
+            _store(key, record, folder)
+    return record
 
 
 def _load(key: dict, folder: Path) -> dict | None:

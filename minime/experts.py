@@ -94,9 +94,7 @@ class MLPExperts(nn.Module):
             nn.init.uniform_(bias, -bound, bound)
 
     def route(self, x: Tensor) -> Tensor:
-        """Each expert's input: ``(B, in)`` or ``(S, B, in)`` -> ``(E, B, in)``."""
-        if x.dim() == 2:
-            return x.expand(self.num_experts, *x.shape)  # (B, in) -> (E, B, in), a view
+        """Each expert's input stream: ``(S, B, in)`` -> ``(E, B, in)``."""
         if self.input_index is not None:
             return x.index_select(0, self.input_index)  # (S, B, in) -> (E, B, in)
         if x.shape[0] != self.num_experts:

@@ -37,7 +37,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -46,8 +45,8 @@ import torch
 from minime import analysis, models, train
 from minime.embedding import FusedEmbedding
 from minime.data.batches import Split
-from minime.experiments import (Results, _bar, _load, _plain, _stable, _store, cache_dir,
-                                code_version, data_fingerprint)
+from minime.experiments import (Results, _bar, _cached, _folder, _stable, code_version,
+                                data_fingerprint)
 
 __all__ = ["SPECS", "as_history", "auc_table", "conflict_pairs", "distance_tables",
            "entanglement_study", "geometry", "routing_study", "single_label", "summary",
@@ -148,21 +147,15 @@ def entanglement_study(split: Split, specs: Mapping[str, tuple[str, dict]], *,
     runs = [(seed, single_label(t), "single_task", {}, [t]) for seed in seeds for t in range(num_tasks)]
     runs += [(seed, label, name, dict(options), list(range(num_tasks)))
              for seed in seeds for label, (name, options) in specs.items()]
-    folder = None if cache is False else cache_dir() if cache is True else Path(cache)
-    results, singles = Results(), {}
+    folder, results, singles = _folder(cache), Results(), {}
     for seed, label, name, options, tasks in _bar(runs, progress, "entanglement study"):
         trainer = dataclasses.replace(train_config, seed=seed)
         key = {**shared, "model": name, "label": label, "options": _stable(options), "seed": seed,
                "tasks": tasks, "train": _stable(dataclasses.replace(trainer, progress=False))}
-        record = _load(key, folder) if folder else None
-        results.cached += record is not None
-        if record is None:
-            record = _plain({"label": label, "model": name, "options": _stable(options),
-                             "seed": seed, "tasks": tasks,
-                             **_run(name, options, tasks, config, trainer, split, buckets, pairs,
-                                    fields, dev, measure)})
-            if folder:
-                _store(key, record, folder)
+        record = _cached(results, key, folder, lambda: {
+            "label": label, "model": name, "options": _stable(options), "seed": seed,
+            "tasks": tasks, **_run(name, options, tasks, config, trainer, split, buckets, pairs,
+                                   fields, dev, measure)})
         if name == "single_task":
             singles[(seed, tasks[0])] = record["auc"]
         else:
@@ -247,31 +240,24 @@ def routing_study(split: Split, specs: Mapping[str, tuple[str, dict]], *,
     shared = {"study": "routing", "config": _stable(config), "device": dev.type,
               "data": data_fingerprint(split), "code": code_version()}
     runs = [(seed, label, name, dict(options)) for seed in seeds for label, (name, options) in specs.items()]
-    folder = None if cache is False else cache_dir() if cache is True else Path(cache)
-    results = Results()
+    folder, results = _folder(cache), Results()
     for seed, label, name, options in _bar(runs, progress, "routing study"):
         trainer = dataclasses.replace(train_config, seed=seed)
         key = {**shared, "model": name, "label": label, "options": _stable(options), "seed": seed,
                "train": _stable(dataclasses.replace(trainer, progress=False))}
-        record = _load(key, folder) if folder else None
-        results.cached += record is not None
-        if record is None:
+
+        def train_and_measure():
             net, parts, fitted = _fit(name, options, list(range(num_tasks)), config, trainer,
                                       split, dev)
-            record = _plain({"label": label, "model": name, "options": _stable(options),
-                             "seed": seed, **fitted, "auc": train.evaluate(net, parts[2])["auc"],
-                             "gates": analysis.task_gate_mass(net, parts[2]),
-                             "owners": net.expert_owners(),
-                             "parameters": {"embedding": _count(net.embedding), "total": _count(net)},
-                             "rows": rows, "positives": positives})
-            if folder:
-                _store(key, record, folder)
-        results.append(record)
+            return {"label": label, "model": name, "options": _stable(options), "seed": seed,
+                    **fitted, "auc": train.evaluate(net, parts[2])["auc"],
+                    "gates": analysis.task_gate_mass(net, parts[2]), "owners": net.expert_owners(),
+                    "parameters": {"embedding": models.num_parameters(net.embedding),
+                                   "total": models.num_parameters(net)},
+                    "rows": rows, "positives": positives}
+
+        results.append(_cached(results, key, folder, train_and_measure))
     return results
-
-
-def _count(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 def user_gradient_cosines(net: torch.nn.Module, split: Split, *, rows: int = 32_768,

@@ -87,7 +87,12 @@ _MTL = {
                  expert_units=(64, 64), tower_units=(32,), batch_size=1024, lr=5e-3, epochs=10),
 }
 _CH06_MODELS = ("MMoE", "PLE", "ME-MMoE", "STEM", "STEM, no stop-gradient")
-_CH07_MODELS = ("MMoE", "STEM", "AME", "AME, constant gates")
+_CH07_BOOK = dict(world="multicvr", num_rows=600_000, split=(0.5, 0.2, 0.3), expert_units=(64, 64),
+                  tower_units=(32,), batch_size=2048, lr=5e-3, epochs=8, seeds=(0, 1, 2),
+                  models=("MMoE", "STEM", "AME", "AME, constant gates"), dims=(16, 32, 64),
+                  triples=((16, 32, 64), (4, 16, 64), (8, 16, 32), (32, 32, 32)),
+                  al_rows=300_000, al_models=("MMoE", "STEM", "STEM-AL"), scenario_rows=300_000,
+                  widget_rows=100_000, widget_epochs=3)
 
 # name -> {scale -> sizes}. Every chapter's sizes live here, so one file shows what each scale
 # costs. Keys shared by all scales of an entry must be the same (checked by the tests).
@@ -143,18 +148,9 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                    triples=((16, 32, 64), (4, 16, 64)), al_rows=60_000,
                    al_models=("MMoE", "STEM-AL"), scenario_rows=60_000, widget_rows=40_000,
                    widget_epochs=2),
-        "book": dict(world="multicvr", num_rows=600_000, split=(0.5, 0.2, 0.3),
-                     expert_units=(64, 64), tower_units=(32,), batch_size=2048, lr=5e-3, epochs=8,
-                     seeds=(0, 1, 2), models=_CH07_MODELS, dims=(16, 32, 64),
-                     triples=((16, 32, 64), (4, 16, 64), (8, 16, 32), (32, 32, 32)),
-                     al_rows=300_000, al_models=("MMoE", "STEM", "STEM-AL"), scenario_rows=300_000,
-                     widget_rows=100_000, widget_epochs=3),
-        "full": dict(world="multicvr", num_rows=2_000_000, split=(0.5, 0.2, 0.3),
-                     expert_units=(64, 64), tower_units=(32,), batch_size=2048, lr=5e-3, epochs=10,
-                     seeds=(0, 1, 2), models=_CH07_MODELS, dims=(16, 32, 64),
-                     triples=((16, 32, 64), (4, 16, 64), (8, 16, 32), (32, 32, 32)),
-                     al_rows=1_000_000, al_models=("MMoE", "STEM", "STEM-AL"),
-                     scenario_rows=1_000_000, widget_rows=300_000, widget_epochs=4),
+        "book": _CH07_BOOK,
+        "full": {**_CH07_BOOK, "num_rows": 2_000_000, "epochs": 10, "al_rows": 1_000_000,
+                 "scenario_rows": 1_000_000, "widget_rows": 300_000, "widget_epochs": 4},
     },
 }
 

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 from torch import nn
 
 from minime import analysis, data, models, mtl_study, plots, train

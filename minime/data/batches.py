@@ -5,8 +5,8 @@ matrix ``x``, (N, T) labels ``y`` and optional per-row ``meta`` columns (oracle 
 conflict flag ...) that follow the rows through :meth:`TensorData.subset` and
 :meth:`TensorData.split`. A meta column ``"label_mask"`` (N, T) bool marks which labels are
 observed (e.g. a row that belongs to one of several conversion tasks has one observed label):
-training and evaluation skip the others. Batches are cut from one ``randperm`` per epoch: no DataLoader and no
-per-row Python, so an epoch over 1M rows costs a few slicing ops per batch.
+training and evaluation skip the others. Batches are cut from one ``randperm`` per epoch: no
+DataLoader and no per-row Python, so an epoch over 1M rows costs a few slicing ops per batch.
 """
 
 from __future__ import annotations

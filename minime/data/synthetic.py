@@ -124,8 +124,8 @@ class World:
         """AUC of the oracle logits on ``data`` (default: all rows), one per task: the ceiling."""
         data = self.data if data is None else data
         z = data.meta["oracle_logit"]
-        return [float(auc(data.y[m, t], z[m, t]))
-                for t, m in ((t, data.observed(t)) for t in range(data.num_tasks))]
+        masks = [data.observed(t) for t in range(data.num_tasks)]  # each task's labelled rows
+        return [float(auc(data.y[m, t], z[m, t])) for t, m in enumerate(masks)]
 
     def __repr__(self) -> str:
         return f"World({self.data!r})"

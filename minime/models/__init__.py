@@ -41,7 +41,7 @@ from .restricted import FieldWeightedCrossNet, RestrictedDCNv2
 from .single import DCNv2, DNN, FM, FwFM, IPNN, LinearTerm, SingleEmbeddingModel
 
 __all__ = [
-    "CTRConfig", "PRESETS", "resolve_config", "MODELS", "build",
+    "CTRConfig", "PRESETS", "resolve_config", "MODELS", "build", "num_parameters",
     "SingleEmbeddingModel", "DNN", "FM", "FwFM", "IPNN", "DCNv2", "LinearTerm",
     "RestrictedDCNv2", "FieldWeightedCrossNet",
     "MULTI_MODELS", "MEConfig", "MultiEmbeddingModel", "AGGREGATES",
@@ -82,6 +82,16 @@ MTL_MODELS: MappingProxyType = MappingProxyType({
     "stem_al": STEMALNet,
     "multi_scenario": MultiScenarioNet,
 })
+
+
+def num_parameters(module: nn.Module) -> int:
+    """The number of parameter entries of ``module`` (e.g. a model, or ``model.embedding``).
+
+    Example:
+        >>> num_parameters(nn.Linear(3, 2))  # 3·2 weights + 2 biases
+        8
+    """
+    return sum(p.numel() for p in module.parameters())
 
 
 def build(name: str, field_dims: Sequence[int], config: CTRConfig | MTLConfig | str | None = None,

@@ -263,7 +263,9 @@ class MultiScenarioNet(MultiTaskModel):
         sets = torch.stack(self.embedding(ids)).flatten(2)  # (S+1) × (B, F, D) -> (S+1, B, F*D)
         rows = torch.arange(ids.shape[0], device=ids.device)
         own = sets[ids[:, self.scenario_field], rows]  # each row's scenario set: (B, F*D)
-        x = {"concat": lambda: torch.cat([own, sets[-1]], dim=1), "sum": lambda: own + sets[-1],
-             "specific": lambda: own}[self.combine]()
+        if self.combine == "concat":
+            x = torch.cat([own, sets[-1]], dim=1)  # (B, 2*F*D)
+        else:
+            x = own + sets[-1] if self.combine == "sum" else own  # (B, F*D)
         h = self.bottom(x)
         return h, h.new_ones(h.shape[0], self.num_tasks, 1)
