@@ -3,8 +3,8 @@
 Step = forward + backward + Adam on a batch of the ``multitask`` world (1,000 users × 500 items,
 4 fields, 2 tasks), default :class:`~minime.models.MTLConfig` (experts MLP(64, 64), towers
 MLP(32), MMoE 4 experts, PLE / STEM 2 shared + 1 specific). Then the experts alone: ``E`` MLP
-experts as one :class:`~minime.experts.MLPExperts` against the same weights in a Python loop
-(:class:`~minime.experts.LoopMLPExperts`, what the reference code does). Run::
+experts as one :class:`~minime.blocks.MLPExperts` against the same weights in a Python loop
+(:class:`~minime.blocks.LoopMLPExperts`, what the reference code does). Run::
 
     python benchmarks/bench_multitask.py                 # batch 2048, 1 thread, ≈ 30 s
     python benchmarks/bench_multitask.py --rounds 20 --batch 1024
@@ -77,9 +77,9 @@ def bench_experts(batch: int, rounds: int, sizes) -> None:
           f"{'loop/batched':>12}")
     for num_experts, input_dim, units in sizes:
         torch.manual_seed(0)
-        batched = experts.MLPExperts(num_experts, input_dim, units)
+        batched = blocks.MLPExperts(num_experts, input_dim, units)
         x, y = torch.randn(batch, input_dim), torch.zeros(batch, 1)
-        modules = {"batched": batched, "loop": experts.LoopMLPExperts(batched)}
+        modules = {"batched": batched, "loop": blocks.LoopMLPExperts(batched)}
         steps = {kind: stepper(_SumHead(module), x, y) for kind, module in modules.items()}
         medians = interleaved_medians(steps, rounds)
         label = f"{num_experts}, {input_dim}, {tuple(units)}"

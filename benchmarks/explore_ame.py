@@ -4,7 +4,7 @@ On the ``multicvr`` world (every row belongs to one of five tasks, head : mid : 
 = 100 : 10 : 10 : 1 : 1 unless a setting changes it), trains AME with tables of widths 16 / 32 /
 64 under several settings, 3 seeds of world and model each, and prints per seed every task's gate
 mass on each table (over its own test rows) and the tail − head mass on the 16-d table. Training
-and measuring go through :func:`minime.mtl_study.routing_study`, so runs are cached and the
+and measuring go through :func:`minime.studies.routing_study`, so runs are cached and the
 chapter's numbers come from the same code.
 
 Run: ``.venv/bin/python benchmarks/explore_ame.py [setting ...]`` (15–30 s per run at 400k rows,
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from minime import data, models, mtl_study, train
+from minime import data, models, studies, train
 
 DIMS = (16, 32, 64)
 def equal_norm_init(block):
@@ -56,7 +56,7 @@ def main(settings):
         for seed in SEEDS:
             world = data.make_world("multicvr", seed=seed, **{"num_rows": 400_000, **world_over})
             split = world.split(SPLIT, seed=seed)
-            run = mtl_study.routing_study(
+            run = studies.routing_study(
                 split, {"AME": ("ame", {"dims": DIMS, **options})},
                 config=models.MTLConfig(**CONFIG, **config_over), seeds=(seed,), progress=False,
                 train_config=train.TrainConfig(**TRAIN))[0]

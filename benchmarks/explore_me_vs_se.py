@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from minime import analysis, data, experiments, models, train
+from minime import analysis, data, models, studies, train
 
 BASE = dict(world="ctr", rows=200_000, epochs=3, init="xavier", optimizer="adam", model="dcnv2")
 SETTINGS = {
@@ -55,7 +55,7 @@ def run(setting: dict):
     trainer = train.TrainConfig(epochs=s["epochs"], lr=2e-3, optimizer=s["optimizer"],
                                 progress=False)
     se_model = "me_fm" if s["model"] == "fm" else None  # FM: SE with the same first layer
-    return experiments.scaling_study(split, model=s["model"], base_dim=K, scales=(SCALE,),
+    return studies.scaling_study(split, model=s["model"], base_dim=K, scales=(SCALE,),
                                      seeds=SEEDS, config=config, train_config=trainer,
                                      measure=batch_ia, se_model=se_model, progress=False)
 

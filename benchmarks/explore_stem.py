@@ -9,7 +9,7 @@ relative positive feedback (click-dominated, comparable, convert-dominated users
 against the single-task models; the RecScope geometry (Spearman ρ of each table's user–item
 distances against the single-task models' on the conflict users' pairs, and the share of the
 mode-0 conflict pairs that each table puts in its far band); ρ against the planted affinity; and
-the seconds each model took. Training and measuring go through :func:`minime.mtl_study.entanglement_study`, so runs are
+the seconds each model took. Training and measuring go through :func:`minime.studies.entanglement_study`, so runs are
 cached and the chapters' numbers come from the same code.
 
 Run: ``[EXPLORE_ONLY=MMoE,STEM] .venv/bin/python benchmarks/explore_stem.py [setting ...]`` (settings below; about 6 min
@@ -24,7 +24,7 @@ import sys
 import numpy as np
 import torch
 
-from minime import analysis, data, models, mtl_study, train
+from minime import analysis, data, models, studies, train
 
 SETTINGS = {  # name -> (world overrides, train overrides, model config overrides)
     "theta60": (dict(theta_deg=60.0), {}, {}),
@@ -44,7 +44,7 @@ SETTINGS = {  # name -> (world overrides, train overrides, model config override
 }
 SPLIT = (0.5, 0.1, 0.4)  # a large test share: conflict users' task-2 AUC rests on few positives
 SEEDS = (0, 1, 2)
-MODELS = ("MMoE", "PLE", "ME-MMoE", "STEM", "STEM, no stop-gradient")  # labels of mtl_study.SPECS
+MODELS = ("MMoE", "PLE", "ME-MMoE", "STEM", "STEM, no stop-gradient")  # labels of studies.SPECS
 BASE_TRAIN = dict(epochs=8, lr=5e-3, batch_size=1024, patience=2, progress=False)
 
 
@@ -53,16 +53,16 @@ def run(setting, seed, labels):
     world_over, train_over, cfg_over = SETTINGS[setting]
     world = data.make_world("multitask", seed=seed, **world_over)
     split = world.split(SPLIT, seed=seed)
-    runs = mtl_study.entanglement_study(
-        split, {label: mtl_study.SPECS[label] for label in labels},
+    runs = studies.entanglement_study(
+        split, {label: studies.SPECS[label] for label in labels},
         config=models.MTLConfig(**cfg_over), seeds=(seed,), progress=False,
         train_config=train.TrainConfig(**{**BASE_TRAIN, **train_over}))
     pairs = analysis.distinct_pairs(split.test, "user_id", "item_id", mask="conflict")  # the study's
     truth = world.truth  # the known answer: each pair's negated planted affinity per task
     true = [-(truth.user_factors[t][pairs[:, 0]] * truth.item_factors[t][pairs[:, 1]]).sum(1)
             for t in range(world.num_tasks)]
-    geometry = mtl_study.geometry(runs, seed)
-    for name, d in mtl_study.distance_tables(runs, seed).items():
+    geometry = studies.set_geometry(runs, seed)
+    for name, d in studies.distance_tables(runs, seed).items():
         geometry[name].update(true1=analysis.spearman(d, true[0]), true2=analysis.spearman(d, true[1]))
     return runs, geometry
 

@@ -4,10 +4,32 @@ The library behind the book *minime*, which teaches "Ads Recommendation in a Col
 Entangled World" (Pan et al., KDD 2024) with its two sources, multi-embedding against embedding
 collapse (Guo et al., ICML 2024) and STEM against interest entanglement (Su et al., AAAI 2024).
 
+The map: the paper's figure 1 as folders. Data flows left to right; a module imports only from
+the layers to its left (a test checks it)::
+
+    data ─> embedding ─> blocks ─> interaction ─┐
+                                   experts ─────┴─> models ─> train ────┐
+                                                            └> analysis ┴─> studies ─> notebook
+    metrics, progress: leaves any layer may use              plots (figures from arrays)  widgets
+
+    data/         TensorData (int64 ids, labels, meta), the synthetic world and its truth
+    embedding     FusedEmbedding (one set), MultiEmbedding (M sets: ME, STEM, AME), one gather
+    blocks        MLP, MLPExperts (E MLPs in one batched product)
+    interaction   FM, FwFM, IPNN, CrossNetV2 (DCNv2), FieldWeightedCrossNet
+    experts       SoftmaxGate, mix (with stop-gradients), MixtureLayer (MMoE / CGC / STEM level)
+    models/       single.py, restricted.py (SE CTR models), multi_embedding.py, linear_me.py (ME),
+                  multi_task.py (SharedBottom, MMoE, PLE, ME-MMoE, STEM-Net), multi_table.py
+                  (AME, STEM-AL, scenarios), registry.py (build, num_parameters, predict)
+    train         fit (early stopping), evaluate, optimisers
+    analysis/     collapse (spectra, IA), diversity, transfer, entanglement, gradients, gates
+    plots/        one function per figure: arrays in, a plotly Figure out
+    studies/      the book's cached experiments, the scale presets, Results (statistics)
+    notebook, widgets   chapter set-up and glue; ipywidgets panels
+
 Notation used in shapes throughout the code::
 
     B  batch size               F  number of fields
-    D  embedding dimension      M  number of embedding sets (tables) in a multi-embedding
+    D  embedding dimension      M  number of embedding sets (num_embeddings)
     T  number of tasks          E  number of experts
     N  number of rows           V  vocabulary size of one field (its cardinality)
 
@@ -18,18 +40,19 @@ __version__ = "0.1.0"
 
 __all__ = [
     "analysis",
+    "blocks",
     "data",
     "embedding",
-    "experiments",
     "experts",
     "interaction",
     "metrics",
     "models",
-    "mtl_study",
     "notebook",
     "plots",
-    "scales",
+    "progress",
+    "studies",
     "train",
+    "widgets",
 ]
 
 

@@ -11,6 +11,11 @@ ids ``(B, F)`` becomes rows by adding ``offsets`` and is looked up with a single
   ``(B, F, d_k)``. Equal dims give multi-embedding (Guo et al., ICML 2024), ``T + 1`` sets give
   STEM's task-specific + shared tables (Su et al., AAAI 2024), unequal dims give AME.
 
+Both classes read their weights through one API, so analysis never needs to know which it has:
+``num_embeddings`` (``M``; 1 for a FusedEmbedding), ``dims`` (each set's width), ``tables()``
+(``[set][field]`` views ``(V_f, d_k)``), ``field_tables(embedding_set)`` (one set's per-field
+views, or all sets side by side) and ``field_rows(field, embedding_set)`` (one field's rows).
+
 Ids are checked on every forward (switch off with ``module.check_ids = False``): an id outside
 ``0 .. V_f - 1`` raises a ``ValueError`` naming the field, the row and the value instead of
 reading another field's row (or a device-side assert on CUDA).
@@ -24,7 +29,7 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-__all__ = ["FusedEmbedding", "MultiEmbedding", "split_sparse_parameters"]
+__all__ = ["FusedEmbedding", "Init", "MultiEmbedding"]
 
 #: An initialiser: called on a weight tensor (or a column block of it), fills it in place.
 Init = Callable[[Tensor], object]
@@ -92,8 +97,49 @@ class _FieldTable(nn.Module):
         with torch.no_grad():
             (init or nn.init.xavier_uniform_)(self.table.weight[:, start:stop])
 
-    def _field_rows(self) -> list[Tensor]:
-        return list(self.table.weight.split(self.field_dims, dim=0))  # F × (V_f, width)
+    @property
+    def dims(self) -> tuple[int, ...]:
+        """Width ``d_k`` of every embedding set."""
+        raise NotImplementedError
+
+    @property
+    def num_embeddings(self) -> int:
+        """Number of embedding sets ``M`` (1 for a :class:`FusedEmbedding`)."""
+        return len(self.dims)
+
+    def set_columns(self, embedding_set: int | None = None) -> slice:
+        """The columns of set ``k`` in the table (``-1``: the last set); None: all of them."""
+        if embedding_set is None:
+            return slice(0, sum(self.dims))
+        k = embedding_set + self.num_embeddings if embedding_set < 0 else embedding_set
+        if not 0 <= k < self.num_embeddings:
+            raise ValueError(f"embedding_set must be in 0..{self.num_embeddings - 1} (or -1 for "
+                             f"the last) or None, got {embedding_set}")
+        start = sum(self.dims[:k])
+        return slice(start, start + self.dims[k])
+
+    def field_tables(self, embedding_set: int | None = None) -> list[Tensor]:
+        """Per-field tables of one set, or of all sets side by side: F × ``(V_f, d)`` views.
+
+        The views share memory and autograd with the parameter (a regulariser can use them);
+        call ``.detach()`` for analysis.
+
+        Args:
+            embedding_set: set ``k`` (``-1`` the last); None: every set side by side
+                (``d = sum(dims)``), how a model with one set of that width would store them.
+        """
+        columns = self.set_columns(embedding_set)
+        return [rows[:, columns] for rows in self.table.weight.split(self.field_dims, dim=0)]
+
+    def tables(self) -> list[list[Tensor]]:
+        """Every set's per-field tables, nested ``[set][field]``: ``(V_f, d_k)`` views."""
+        return [self.field_tables(k) for k in range(self.num_embeddings)]
+
+    def field_rows(self, field: int | str, embedding_set: int | None = None) -> Tensor:
+        """Field ``field``'s table ``(V_f, d)`` (a view) in one set, or all sets side by side."""
+        f = self.field_index(field)
+        start = sum(self.field_dims[:f])
+        return self.table.weight[start:start + self.field_dims[f], self.set_columns(embedding_set)]
 
     def freeze_fields(self, fields: Sequence[int | str]) -> None:
         """Stop training the tables of ``fields`` (indices or names): their rows get zero gradient.
@@ -112,7 +158,7 @@ class _FieldTable(nn.Module):
             >>> emb.table.weight.grad[:2].abs().sum().item(), emb.table.weight.grad[2:].abs().sum() > 0
             (0.0, tensor(True))
         """
-        index = [self._field_index(f) for f in fields]
+        index = [self.field_index(f) for f in fields]
         rows = torch.ones(sum(self.field_dims), 1, device=self.table.weight.device)
         for f in index:
             start = sum(self.field_dims[:f])
@@ -122,7 +168,8 @@ class _FieldTable(nn.Module):
             self._freeze_hook.remove()
         self._freeze_hook = self.table.weight.register_hook(lambda grad: _mask_rows(grad, rows))
 
-    def _field_index(self, field: int | str) -> int:
+    def field_index(self, field: int | str) -> int:
+        """The index of a field given by index or by name (when the module has names)."""
         if isinstance(field, str):
             if self.field_names is None or field not in self.field_names:
                 raise ValueError(f"no field named {field!r}; names are {self.field_names}")
@@ -157,8 +204,8 @@ class FusedEmbedding(_FieldTable):
         >>> emb = FusedEmbedding([3, 5], 4)
         >>> emb(torch.tensor([[0, 4], [2, 1]])).shape
         torch.Size([2, 2, 4])
-        >>> [tuple(w.shape) for w in emb.weight_matrices()]
-        [(3, 4), (5, 4)]
+        >>> [tuple(w.shape) for w in emb.field_tables()], emb.num_embeddings
+        ([(3, 4), (5, 4)], 1)
     """
 
     def __init__(self, field_dims: Sequence[int], embedding_dim: int, *,
@@ -179,13 +226,10 @@ class FusedEmbedding(_FieldTable):
         """Look up every field: ``(B, F)`` integer ids -> ``(B, F, D)`` embeddings."""
         return self.lookup(ids)
 
-    def weight_matrices(self) -> list[Tensor]:
-        """Per-field tables: a list over fields of ``(V_f, D)`` views of the weight.
-
-        The views share memory and autograd with the parameter (so a regulariser can use
-        them); call ``.detach()`` for analysis.
-        """
-        return self._field_rows()
+    @property
+    def dims(self) -> tuple[int, ...]:
+        """``(D,)``: one set of width D."""
+        return (self.embedding_dim,)
 
     def extra_repr(self) -> str:
         return f"embedding_dim={self.embedding_dim}, {super().extra_repr()}"
@@ -217,8 +261,8 @@ class MultiEmbedding(_FieldTable):
         >>> emb = MultiEmbedding([3, 5], [4, 4, 2])
         >>> [tuple(e.shape) for e in emb(torch.tensor([[0, 4], [2, 1]]))]
         [(2, 2, 4), (2, 2, 4), (2, 2, 2)]
-        >>> emb.num_embeddings, tuple(emb.weight_matrices()[2][1].shape)
-        (3, (5, 2))
+        >>> emb.num_embeddings, tuple(emb.tables()[2][1].shape), tuple(emb.field_rows(1).shape)
+        (3, (5, 2), (5, 10))
     """
 
     def __init__(self, field_dims: Sequence[int], dims: Sequence[int], *,
@@ -228,37 +272,25 @@ class MultiEmbedding(_FieldTable):
         if not dims or min(dims) < 1:
             raise ValueError(f"dims must be non-empty positive ints, got {dims}")
         super().__init__(field_dims, sum(dims), sparse=sparse, field_names=field_names)
-        self.dims = dims
+        self._dims = dims
         self.init = init
         self.reset_parameters()
 
     @property
-    def num_embeddings(self) -> int:
-        """Number of embedding sets ``M``."""
-        return len(self.dims)
+    def dims(self) -> tuple[int, ...]:
+        """Width ``d_k`` of every set."""
+        return self._dims
 
     def reset_parameters(self) -> None:
         """Re-draw every set's column block independently with ``self.init``."""
-        for start, dim in zip(self._starts(), self.dims):
-            self._init_columns(self.init, start, start + dim)
+        for k in range(self.num_embeddings):
+            columns = self.set_columns(k)
+            self._init_columns(self.init, columns.start, columns.stop)
 
     def forward(self, ids: Tensor) -> list[Tensor]:
         """Look up every set: ``(B, F)`` integer ids -> M × ``(B, F, d_k)``."""
         rows = self.lookup(ids)  # (B, F) -> (B, F, sum(dims))
         return list(rows.split(self.dims, dim=-1))  # (B, F, sum(dims)) -> M × (B, F, d_k)
-
-    def weight_matrices(self) -> list[list[Tensor]]:
-        """Per-set, per-field tables, nested ``[set][field]``: ``(V_f, d_k)`` views.
-
-        ``weight_matrices()[k][f]`` is set ``k``'s table for field ``f``. The views share
-        memory and autograd with the parameter; call ``.detach()`` for analysis.
-        """
-        fields = self._field_rows()  # F × (V_f, sum(dims))
-        return [[w[:, start:start + dim] for w in fields]
-                for start, dim in zip(self._starts(), self.dims)]
-
-    def _starts(self) -> list[int]:
-        return [0, *accumulate(self.dims)][:-1]
 
     def extra_repr(self) -> str:
         return f"dims={self.dims}, {super().extra_repr()}"
@@ -273,21 +305,3 @@ def _mask_rows(grad: Tensor, rows: Tensor) -> Tensor:
     index = grad.indices()  # (1, nnz)
     return torch.sparse_coo_tensor(index, grad.values() * rows[index[0]], grad.shape,
                                    is_coalesced=True, check_invariants=False)
-
-
-def split_sparse_parameters(module: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
-    """Split a module's parameters into (sparse-gradient, dense-gradient) lists.
-
-    Sparse ones are the weights of ``nn.Embedding`` layers built with ``sparse=True``; give
-    them to ``torch.optim.SparseAdam`` and the rest to ``torch.optim.Adam``.
-
-    Example:
-        >>> sparse, dense = split_sparse_parameters(FusedEmbedding([3], 2, sparse=True))
-        >>> len(sparse), len(dense)
-        (1, 0)
-    """
-    sparse_ids = {id(m.weight) for m in module.modules()
-                  if isinstance(m, nn.Embedding) and m.sparse}
-    params = list(module.parameters())
-    return ([p for p in params if id(p) in sparse_ids],
-            [p for p in params if id(p) not in sparse_ids])

@@ -1,21 +1,25 @@
-"""Mixture-of-experts building blocks: batched MLP experts, softmax gates, one mixture level.
+"""Mixture-of-experts: softmax gates, the gated sum, one mixture level.
 
 A mixture level turns inputs into one vector per task (MMoE, Ma et al. 2018; CGC/PLE, Tang et
 al. 2020; STEM, Su et al. 2024)::
 
     f_k = Expert_k(x_{s(k)})                       (B, H)   expert k reads input stream s(k)
-    g^t = softmax(G_t(x_t) + m_t)                  (B, E)   m_t[k] = -inf where t cannot see k
+    g^t = softmax(G_t(x_t))  over the experts t sees (B, E)  weight exactly 0 on the others
     h^t = Σ_k g^t_k · f_k     (sg(f_k) if d_t[k])  (B, H)   sg = stop-gradient (.detach())
 
-* :class:`MLPExperts` -- ``E`` MLPs with stacked weights ``(E, in, out)``: one ``baddbmm`` per
-  layer, no Python loop over experts. :class:`LoopMLPExperts` is the same maths as a loop over
-  :class:`~minime.interaction.MLP` modules, kept as the reference for tests and benchmarks.
-* :class:`SoftmaxGate` -- ``G`` softmax gates over ``E`` experts, with a visibility mask.
+* :class:`SoftmaxGate` -- ``G`` softmax gates over ``E`` experts; a gate has logits (and
+  weights) only for the experts it may see.
 * :func:`mix` -- the gated sum with per-gate stop-gradients.
-* :class:`MixtureLayer` -- one level: task-specific and shared experts, ``T`` task gates and an
-  optional shared gate (a :class:`LevelConfig` says which gate sees and detaches which expert).
+* :class:`MixtureLayer` -- one level: task-specific and shared experts
+  (:class:`~minime.blocks.MLPExperts`), ``T`` task gates and an optional shared gate (a
+  :class:`LevelConfig` says which gate sees and detaches which expert).
 
 Experts are ordered ``[task 1's specific, ..., task T's specific, shared]`` everywhere.
+
+Example:
+    >>> gate = SoftmaxGate(2, 6, 3, visible=[[True, False, True], [True, True, True]])
+    >>> gate.num_logits   # 2 + 3 logits: none for the expert gate 1 cannot see
+    5
 """
 
 from __future__ import annotations
@@ -27,10 +31,10 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from minime.interaction import MLP
+from minime.blocks import MLPExperts
 
-__all__ = ["MLPExperts", "LoopMLPExperts", "SoftmaxGate", "mix", "LevelConfig", "MixtureLayer",
-           "GATE_INPUTS", "SHARED_GATES", "TASK_VIEWS"]
+__all__ = ["GATE_INPUTS", "LevelConfig", "MixtureLayer", "SHARED_GATES", "SoftmaxGate",
+           "TASK_VIEWS", "check_choice", "mix"]
 
 #: What a task gate reads: its own stream ``x_t``, ``x_t + x_S`` (STEM) or ``[x_t, x_S]``.
 GATE_INPUTS = ("own", "sum", "concat")
@@ -40,145 +44,21 @@ SHARED_GATES = ("shared", "all")
 TASK_VIEWS = ("own", "all")
 
 
-class MLPExperts(nn.Module):
-    """``E`` MLPs run together: ``Linear → ReLU → [Dropout]`` blocks, then an optional Linear.
-
-    Layer ``l`` of expert ``k`` is ``z ↦ z W_l[k] + b_l[k]`` with ``W_l`` of shape
-    ``(E, in_l, out_l)``; each layer is ONE ``baddbmm`` over all experts, and a first layer on a
-    shared ``(B, in)`` input one matmul against the experts' weights side by side.
-    Weights and biases are drawn like ``nn.Linear``'s: ``U(-1/√in, 1/√in)``.
-
-    Args:
-        num_experts: ``E``.
-        input_dim: input width ``in``.
-        hidden_units: widths of the ReLU blocks, e.g. ``(64, 64)``; may be empty.
-        output_dim: if given, a final Linear without activation (gate logits, tower logits).
-        dropout: dropout after every ReLU (0 for none).
-        input_index: ``(E,)`` stream read by each expert, for inputs ``(S, B, in)``; None means
-            expert ``k`` reads stream ``k`` (then ``S`` must equal ``E``).
-
-    Returns:
-        ``(B, in)`` (every expert reads it) or ``(S, B, in)`` -> ``(E, B, H)``, ``H`` the
-        last width.
-
-    Example:
-        >>> experts = MLPExperts(3, 8, (16, 4))
-        >>> experts(torch.randn(5, 8)).shape, experts.output_dim
-        (torch.Size([3, 5, 4]), 4)
-        >>> MLPExperts(3, 8, (4,), input_index=[0, 1, 1])(torch.randn(2, 5, 8)).shape
-        torch.Size([3, 5, 4])
-    """
-
-    def __init__(self, num_experts: int, input_dim: int, hidden_units: Sequence[int], *,
-                 output_dim: int | None = None, dropout: float = 0.0,
-                 input_index: Sequence[int] | None = None):
-        super().__init__()
-        widths = [input_dim, *hidden_units] + ([] if output_dim is None else [output_dim])
-        if num_experts < 1 or min(widths) < 1 or len(widths) < 2:
-            raise ValueError(f"need num_experts >= 1 and at least one positive layer width: "
-                             f"num_experts={num_experts}, widths={widths}")
-        self.num_experts, self.input_dim, self.output_dim = num_experts, input_dim, widths[-1]
-        self.num_hidden = len(hidden_units)  # ReLU (+ dropout) after the first num_hidden layers
-        self.weights = nn.ParameterList(torch.empty(num_experts, a, b)
-                                        for a, b in zip(widths[:-1], widths[1:]))
-        self.biases = nn.ParameterList(torch.empty(num_experts, 1, b) for b in widths[1:])
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.register_buffer("input_index", _index(input_index, num_experts), persistent=False)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """Draw every weight and bias from ``U(-1/√in, 1/√in)`` (``nn.Linear``'s default)."""
-        for weight, bias in zip(self.weights, self.biases):
-            bound = 1.0 / math.sqrt(weight.shape[1])
-            nn.init.uniform_(weight, -bound, bound)
-            nn.init.uniform_(bias, -bound, bound)
-
-    def route(self, x: Tensor) -> Tensor:
-        """Each expert's input stream: ``(S, B, in)`` -> ``(E, B, in)``."""
-        if self.input_index is not None:
-            return x.index_select(0, self.input_index)  # (S, B, in) -> (E, B, in)
-        if x.shape[0] != self.num_experts:
-            raise ValueError(f"{x.shape[0]} input streams for {self.num_experts} experts and "
-                             "no input_index")
-        return x
-
-    def forward(self, x: Tensor) -> Tensor:
-        """``(B, in)`` or ``(S, B, in)`` -> ``(E, B, H)``."""
-        for layer, (weight, bias) in enumerate(zip(self.weights, self.biases)):
-            if layer == 0 and x.dim() == 2:  # a shared input: ONE matmul for all experts
-                num, width, out = weight.shape
-                flat = weight.transpose(0, 1).reshape(width, num * out)  # (E, in, out) -> (in, E*out)
-                x = (x @ flat).view(-1, num, out).transpose(0, 1) + bias  # -> (E, B, out)
-            else:
-                x = torch.baddbmm(bias, self.route(x) if layer == 0 else x, weight)  # (E, B, out)
-            if layer < self.num_hidden:
-                x = self.dropout(x.relu_())  # in place: neither op's backward needs its output
-        return x
-
-    def extra_repr(self) -> str:
-        widths = [self.input_dim] + [w.shape[2] for w in self.weights]
-        return f"num_experts={self.num_experts}, widths={widths}, num_hidden={self.num_hidden}"
-
-
-class LoopMLPExperts(nn.Module):
-    """Reference for :class:`MLPExperts`: ``E`` separate :class:`MLP` modules in a Python loop.
-
-    This is how the reference implementations (FuxiCTR, the STEM repo, MTReclib) run experts.
-
-    Args:
-        batched: the :class:`MLPExperts` whose weights (copied) and routing to reproduce.
-
-    Returns:
-        the same ``(E, B, H)`` as ``batched`` (to float rounding).
-
-    Example:
-        >>> batched = MLPExperts(3, 8, (4,), output_dim=2)
-        >>> x = torch.randn(5, 8)
-        >>> torch.allclose(LoopMLPExperts(batched)(x), batched(x), atol=1e-6)
-        True
-    """
-
-    def __init__(self, batched: MLPExperts):
-        super().__init__()
-        self.num_hidden = batched.num_hidden
-        hidden = [w.shape[2] for w in batched.weights][:self.num_hidden]
-        output_dim = batched.output_dim if len(batched.weights) > self.num_hidden else None
-        dropout = getattr(batched.dropout, "p", 0.0)
-        self.experts = nn.ModuleList(MLP(batched.input_dim, hidden, dropout=dropout,
-                                         output_dim=output_dim)
-                                     for _ in range(batched.num_experts))
-        self.input_index = batched.input_index
-        with torch.no_grad():
-            for k, mlp in enumerate(self.experts):
-                linears = [m for m in mlp if isinstance(m, nn.Linear)]
-                for linear, weight, bias in zip(linears, batched.weights, batched.biases):
-                    linear.weight.copy_(weight[k].T)  # (in, out) -> nn.Linear's (out, in)
-                    linear.bias.copy_(bias[k, 0])
-
-    def forward(self, x: Tensor) -> Tensor:
-        """``(B, in)`` or ``(S, B, in)`` -> ``(E, B, H)``, one expert at a time."""
-        outputs = []
-        for k, expert in enumerate(self.experts):
-            if x.dim() == 2:
-                stream = x
-            else:
-                stream = x[k if self.input_index is None else int(self.input_index[k])]
-            outputs.append(expert(stream))  # (B, in) -> (B, H)
-        return torch.stack(outputs)  # E × (B, H) -> (E, B, H)
-
-
 class SoftmaxGate(nn.Module):
-    """``G`` gates, each a softmax over ``E`` experts: ``g = softmax(MLP(x) / τ + m)``.
+    """``G`` gates, each a softmax over the experts it may see: ``g = softmax(MLP(x) / τ)``.
 
-    ``m[g, k] = -inf`` where gate ``g`` cannot see expert ``k``, so its weight there is exactly
-    0 (and so is the gradient of that logit); every gate keeps one logit per expert, so all
-    models' gates share one layout.
+    Gate ``g`` has one output logit per expert it sees (``visible[g, k]``); the others get
+    weight exactly 0 and no parameters at all, so :func:`minime.models.num_parameters` counts
+    only weights that train. Every gate returns one weight per expert, so all models' gates share
+    one layout. The output layer's weights are drawn like ``nn.Linear``'s, ``U(-1/√in, 1/√in)``
+    (drawn for every (gate, expert) and kept where visible, so the visible ones start as they
+    would in an unmasked gate).
 
     Args:
         num_gates: ``G``.
         input_dim: input width.
         num_experts: ``E``.
-        hidden_units: hidden ReLU layers before the output Linear; ``()`` = one Linear.
+        hidden_units: hidden ReLU layers before the output layer; ``()`` = one linear layer.
         visible: ``(G, E)`` booleans, True where the gate may weigh the expert; None = all.
         dropout: dropout after every hidden ReLU.
         temperature: τ > 0 dividing the logits (1: the plain softmax).
@@ -191,6 +71,8 @@ class SoftmaxGate(nn.Module):
         >>> w = gate(torch.randn(4, 6))
         >>> w.shape, bool((w[:, 0, 1] == 0).all()), torch.allclose(w.sum(-1), torch.ones(4, 2))
         (torch.Size([4, 2, 3]), True, True)
+        >>> sum(p.numel() for p in gate.parameters())   # (6 weights + 1 bias) × 5 logits
+        35
     """
 
     def __init__(self, num_gates: int, input_dim: int, num_experts: int,
@@ -200,25 +82,63 @@ class SoftmaxGate(nn.Module):
         if not temperature > 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
         self.temperature = float(temperature)
-        self.net = MLPExperts(num_gates, input_dim, hidden_units, output_dim=num_experts,
-                              dropout=dropout)
+        self.num_gates, self.num_experts = num_gates, num_experts
         visible = torch.ones(num_gates, num_experts, dtype=torch.bool) if visible is None \
             else torch.as_tensor(visible, dtype=torch.bool)
         if visible.shape != (num_gates, num_experts) or not visible.any(1).all():
             raise ValueError(f"visible must be ({num_gates}, {num_experts}) booleans and every "
                              f"gate must see at least one expert, got\n{visible}")
-        mask = torch.zeros(visible.shape).masked_fill(~visible, float("-inf")).unsqueeze(1)
         self.register_buffer("visible", visible, persistent=False)
-        self.register_buffer("logit_mask", None if visible.all() else mask, persistent=False)
+        self.hidden = MLPExperts(num_gates, input_dim, hidden_units, dropout=dropout) \
+            if hidden_units else None
+        width = hidden_units[-1] if hidden_units else input_dim
+        bound = 1.0 / math.sqrt(width)
+        weight = torch.empty(num_gates, width, num_experts).uniform_(-bound, bound)
+        bias = torch.empty(num_gates, 1, num_experts).uniform_(-bound, bound)
+        gate_of, expert_of = visible.nonzero(as_tuple=True)  # (S,), (S,): the visible logits
+        self.weight = nn.Parameter(weight[gate_of, :, expert_of].contiguous())  # (S, width)
+        self.bias = nn.Parameter(bias[gate_of, 0, expert_of].contiguous())  # (S,)
+        self.register_buffer("gate_of", gate_of, persistent=False)
+        self.register_buffer("expert_of", expert_of, persistent=False)
+
+    @property
+    def num_logits(self) -> int:
+        """``S``, the number of (gate, expert) pairs with a logit: the visible ones."""
+        return len(self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         """``(B, in)`` or ``(G, B, in)`` -> weights ``(B, G, E)``."""
-        logits = self.net(x)  # (G, B, E)
+        logits = self.logits(x)
         if self.temperature != 1.0:
             logits = logits / self.temperature
-        if self.logit_mask is not None:
-            logits = logits + self.logit_mask  # + (G, 1, E): -inf where hidden
-        return torch.softmax(logits, dim=-1).transpose(0, 1)  # (G, B, E) -> (B, G, E)
+        return torch.softmax(logits, dim=-1)  # (B, G, E); -inf logits give weight 0
+
+    def logits(self, x: Tensor) -> Tensor:
+        """The logits before τ and the softmax: ``(B, G, E)``, ``-inf`` where a gate is blind."""
+        h = x if self.hidden is None else self.hidden(x)  # (B, in) / (G, B, in) -> (G, B, w)
+        G, E = self.num_gates, self.num_experts
+        if not self.visible.all():
+            return self._masked_logits(h)
+        if h.dim() == 2:  # every gate reads the same input: one product
+            return (h @ self.weight.T).view(-1, G, E) + self.bias.view(G, E)  # (B, S) -> (B, G, E)
+        weight = self.weight.view(G, E, -1).transpose(1, 2)  # (S, w) -> (G, w, E), a view
+        return torch.baddbmm(self.bias.view(G, 1, E), h, weight).transpose(0, 1)  # (B, G, E)
+
+    def logit_index(self, gate: int) -> Tensor:
+        """The rows of ``weight`` / ``bias`` that belong to ``gate``: ``(n_g,)`` int64."""
+        return (self.gate_of == gate).nonzero().squeeze(1)
+
+    def _masked_logits(self, h: Tensor) -> Tensor:
+        """Logits ``(B, G, E)``: computed for the visible (gate, expert) pairs, -inf elsewhere."""
+        if h.dim() == 2:
+            picked = h @ self.weight.T  # (B, w) @ (w, S) -> (B, S)
+        else:  # gate g reads stream g: (G, B, w) @ (w, S) -> (G, B, S), then each logit's gate
+            picked = (h @ self.weight.T)[self.gate_of, :, torch.arange(self.num_logits,
+                                                                       device=h.device)].T
+        logits = picked.new_full((picked.shape[0], self.num_gates, self.num_experts),
+                                 float("-inf"))
+        logits[:, self.gate_of, self.expert_of] = picked + self.bias  # (B, S) into (B, G, E)
+        return logits
 
 
 def mix(outputs: Tensor, weights: Tensor, detach: Tensor | None = None) -> Tensor:
@@ -273,10 +193,10 @@ class LevelConfig:
     def __post_init__(self):
         object.__setattr__(self, "expert_units", tuple(int(u) for u in self.expert_units))
         object.__setattr__(self, "gate_units", tuple(int(u) for u in self.gate_units))
-        _check_choice("gate_input", self.gate_input, GATE_INPUTS)
-        _check_choice("task_view", self.task_view, TASK_VIEWS)
+        check_choice("gate_input", self.gate_input, GATE_INPUTS)
+        check_choice("task_view", self.task_view, TASK_VIEWS)
         if self.shared_gate is not None:
-            _check_choice("shared_gate", self.shared_gate, SHARED_GATES)
+            check_choice("shared_gate", self.shared_gate, SHARED_GATES)
         if self.num_specific < 0 or self.num_shared < 0 or self.num_specific + self.num_shared < 1:
             raise ValueError(f"need num_specific >= 0, num_shared >= 0 and at least one expert "
                              f"per task, got {self.num_specific} and {self.num_shared}")
@@ -379,17 +299,7 @@ class MixtureLayer(nn.Module):
         return torch.cat([own, shared.expand_as(own)], dim=-1)  # (T, B, 2·in)
 
 
-def _index(index: Sequence[int] | None, num_experts: int) -> Tensor | None:
-    """``input_index`` as an int64 tensor, or None when it is the identity (no gather needed)."""
-    if index is None:
-        return None
-    index = torch.as_tensor(index, dtype=torch.int64)
-    if index.shape != (num_experts,) or bool((index < 0).any()):
-        raise ValueError(f"input_index must hold {num_experts} non-negative stream indices, "
-                         f"got {index.tolist()}")
-    return None if torch.equal(index, torch.arange(num_experts)) else index
-
-
-def _check_choice(name: str, value, choices: tuple) -> None:
+def check_choice(name: str, value, choices: tuple) -> None:
+    """Raise a ValueError naming ``name`` unless ``value`` is one of ``choices``."""
     if value not in choices:
         raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(map(repr, choices))}")

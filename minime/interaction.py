@@ -4,17 +4,18 @@
 * :class:`FwFMInteraction` -- field-weighted FM, one learnable weight per field pair.
 * :class:`InnerProductInteraction` -- IPNN: all pairwise inner products.
 * :class:`CrossNetV2` -- DCNv2 cross network on the flattened embeddings, full or low rank.
-* :class:`MLP` -- Linear (+BatchNorm) + activation (+Dropout) blocks, optional output layer.
+* :class:`FieldWeightedCrossNet` -- a cross network with a weight per field pair and an
+  orthogonality penalty on its blocks (the restricted DCNv2 of Guo et al., ICML 2024, §3.5).
 """
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
-
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as nnf
 
-__all__ = ["FMInteraction", "FwFMInteraction", "InnerProductInteraction", "CrossNetV2", "MLP"]
+__all__ = ["CrossNetV2", "FMInteraction", "FieldWeightedCrossNet", "FwFMInteraction",
+           "InnerProductInteraction"]
 
 
 class FMInteraction(nn.Module):
@@ -218,40 +219,90 @@ class CrossNetV2(nn.Module):
         return f"input_dim={self.input_dim}, low_rank={self.low_rank}"
 
 
-class MLP(nn.Sequential):
-    """Blocks ``Linear → [BatchNorm1d] → activation → [Dropout]``, then an optional Linear.
+class FieldWeightedCrossNet(nn.Module):
+    """DCNv2 cross network with a learnable weight per field pair and an orthogonality penalty.
+
+    ``x_{l+1} = x_0 ⊙ ((N_l ⊗ 1_{D×D}) ∘ W_l x_l + b_l) + x_l`` for ``l = 0..L-1``.
+    ``x`` is the flattened embedding ``(B, F*D)``; field ``i`` owns entries ``iD:(i+1)D``.
+    ``W_l ∈ R^{FD×FD}`` is full rank (Xavier-uniform per layer, as the official code),
+    ``b_l = 0`` and ``N_l ∈ R^{F×F}`` starts at 1, so a fresh network is a DCNv2 cross network.
+    Slot ``i`` receives ``Σ_j N_l[i, j] · W_l^{(i,j)} x_l^{(j)}`` with the block
+    ``W_l^{(i,j)} = W_l[iD:(i+1)D, jD:(j+1)D]``.
 
     Args:
-        input_dim: input width.
-        hidden_units: width of every block, e.g. ``(400, 400)``; may be empty.
-        dropout: dropout after every activation (0 for none).
-        batch_norm: BatchNorm1d after every hidden Linear.
-        activation: module class (factory) for the activation, called once per block.
-        output_dim: if given, a final ``Linear(hidden_units[-1], output_dim)`` with no
-            activation (e.g. the logits of ``T`` tasks).
+        num_fields: number of fields ``F``.
+        embedding_dim: width ``D`` of every field's embedding.
+        num_layers: number of cross layers ``L``.
+
+    Attributes:
+        weight: ``(L, F*D, F*D)``, the raw ``W_l`` (what the penalty acts on).
+        bias: ``(L, F*D)``, the ``b_l``.
+        field_weight: ``(L, F, F)``, the ``N_l``.
 
     Returns:
-        ``(B, input_dim) -> (B, output_dim)``; ``self.output_dim`` is the last width.
+        ``(B, F*D) -> (B, F*D)``.
 
     Example:
-        >>> mlp = MLP(8, (16, 4), output_dim=3)
-        >>> mlp(torch.randn(5, 8)).shape, mlp.output_dim
-        (torch.Size([5, 3]), 3)
+        >>> net = FieldWeightedCrossNet(3, 2, num_layers=2)
+        >>> net(torch.randn(4, 6)).shape, net.block_weights(0).shape
+        (torch.Size([4, 6]), torch.Size([3, 3, 2, 2]))
+        >>> net.orthogonality_penalty() > 0   # Xavier blocks are not orthogonal
+        tensor(True)
     """
 
-    def __init__(self, input_dim: int, hidden_units: Sequence[int], *, dropout: float = 0.0,
-                 batch_norm: bool = False, activation: Callable[[], nn.Module] = nn.ReLU,
-                 output_dim: int | None = None):
-        layers: list[nn.Module] = []
-        width = input_dim
-        for units in hidden_units:
-            layers.append(nn.Linear(width, units))
-            layers += [nn.BatchNorm1d(units)] if batch_norm else []
-            layers.append(activation())
-            layers += [nn.Dropout(dropout)] if dropout > 0 else []
-            width = units
-        if output_dim is not None:
-            layers.append(nn.Linear(width, output_dim))
-            width = output_dim
-        super().__init__(*layers)
-        self.input_dim, self.output_dim = input_dim, width
+    def __init__(self, num_fields: int, embedding_dim: int, num_layers: int):
+        super().__init__()
+        self.num_fields, self.embedding_dim = num_fields, embedding_dim
+        width = num_fields * embedding_dim
+        self.weight = nn.Parameter(torch.empty(num_layers, width, width))
+        self.bias = nn.Parameter(torch.zeros(num_layers, width))
+        self.field_weight = nn.Parameter(torch.ones(num_layers, num_fields, num_fields))
+        for w in self.weight.data:  # Xavier per (FD, FD) layer, not over the stacked tensor
+            nn.init.xavier_uniform_(w)
+
+    @property
+    def num_layers(self) -> int:
+        """Number of cross layers ``L``."""
+        return self.weight.shape[0]
+
+    def layer_weight(self, layer: int) -> Tensor:
+        """The effective ``(F*D, F*D)`` matrix ``(N_l ⊗ 1_{D×D}) ∘ W_l`` that multiplies ``x_l``.
+
+        Block ``(i, j)`` is ``N_l[i, j] · W_l^{(i,j)}``; for the sub-embedding IA this equals the
+        raw block up to a scalar, and IA is scale invariant (unless ``N_l[i, j] = 0``).
+        The raw ``W_l`` is ``self.weight[l]``; its blocks are :meth:`block_weights`.
+        """
+        d = self.embedding_dim
+        ones = self.weight.new_ones(d, d)
+        return torch.kron(self.field_weight[layer], ones) * self.weight[layer]  # (F, F) -> (FD, FD)
+
+    def block_weights(self, layer: int) -> Tensor:
+        """The raw blocks of ``W_l``, ``(F, F, D, D)``: ``[i, j] = W_l^{(i,j)}`` (a view, no N)."""
+        return self._blocks(self.weight[layer].unsqueeze(0))[0]
+
+    def _blocks(self, weight: Tensor) -> Tensor:
+        """``(L, F*D, F*D) -> (L, F, F, D, D)``, block ``[l, i, j] = W_l[iD:(i+1)D, jD:(j+1)D]``."""
+        f, d = self.num_fields, self.embedding_dim
+        blocks = weight.view(weight.shape[0], f, d, f, d)  # (L, FD, FD) -> (L, F, D, F, D)
+        return blocks.permute(0, 1, 3, 2, 4)  # [l, i, a, j, b] -> [l, i, j, a, b]: (L, F, F, D, D)
+
+    def orthogonality_penalty(self) -> Tensor:
+        """``Σ_l Σ_{i,j} ‖I_D − W_l^{(i,j)} W_l^{(i,j)ᵀ}‖_F²`` over the raw blocks, a scalar.
+
+        Zero exactly when every ``(D, D)`` block of every layer is orthogonal.
+        """
+        blocks = self._blocks(self.weight)  # (L, F, F, D, D)
+        gram = torch.einsum("lijab,lijcb->lijac", blocks, blocks)  # W Wᵀ per block
+        eye = torch.eye(self.embedding_dim, dtype=gram.dtype, device=gram.device)
+        return (eye - gram).pow(2).sum()
+
+    def forward(self, x0: Tensor) -> Tensor:
+        """``(B, F*D) -> (B, F*D)``."""
+        x = x0
+        for layer in range(self.num_layers):
+            x = x0 * nnf.linear(x, self.layer_weight(layer), self.bias[layer]) + x
+        return x
+
+    def extra_repr(self) -> str:
+        return (f"num_fields={self.num_fields}, embedding_dim={self.embedding_dim}, "
+                f"num_layers={self.num_layers}")

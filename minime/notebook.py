@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from minime import scales
+from minime.studies import scales
 
 #: True inside Google Colab.
 IN_COLAB = "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ

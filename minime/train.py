@@ -30,8 +30,12 @@ from torch import nn
 from torch.nn import functional as nnf
 
 from minime import metrics
-from minime.data.batches import TensorData
-from minime.embedding import split_sparse_parameters
+from minime.data import TensorData
+from minime.models import predict
+from minime.progress import bar
+
+__all__ = ["Callback", "History", "OPTIMIZERS", "TrainConfig", "device", "evaluate", "fit",
+           "make_optimizers", "set_seed", "split_sparse_parameters"]
 
 OPTIMIZERS = ("adam", "sparse_adam")
 
@@ -106,25 +110,6 @@ class History:
 
 
 Callback = Callable[[nn.Module, dict], None]
-
-
-def predict(model: nn.Module, data: TensorData, *, batch_size: int = 16384) -> torch.Tensor:
-    """Logits of ``model`` on every row of ``data``, in order: ``(N, T)`` float32 on the CPU.
-
-    Example:
-        >>> from minime import data, models
-        >>> world = data.make_world("tiny", seed=0)
-        >>> model = models.build("dnn", world.field_dims, "small", num_tasks=world.num_tasks)
-        >>> predict(model, world.data).shape == (len(world.data), world.num_tasks)
-        True
-    """
-    was_training = model.training
-    model.eval()
-    dev = _model_device(model)
-    with torch.no_grad():
-        out = [model(b.x.to(dev)).float().cpu() for b in data.batches(batch_size)]
-    model.train(was_training)
-    return torch.cat(out)
 
 
 def evaluate(model: nn.Module, data: TensorData, *, group: str | None = None,
@@ -220,6 +205,25 @@ def fit(model: nn.Module, train: TensorData, valid: TensorData, config: TrainCon
     return history
 
 
+def split_sparse_parameters(module: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    """Split a module's parameters into (sparse-gradient, dense-gradient) lists.
+
+    Sparse ones are the weights of ``nn.Embedding`` layers built with ``sparse=True``; give
+    them to ``torch.optim.SparseAdam`` and the rest to ``torch.optim.Adam``.
+
+    Example:
+        >>> from minime.embedding import FusedEmbedding
+        >>> sparse, dense = split_sparse_parameters(FusedEmbedding([3], 2, sparse=True))
+        >>> len(sparse), len(dense)
+        (1, 0)
+    """
+    sparse_ids = {id(m.weight) for m in module.modules()
+                  if isinstance(m, nn.Embedding) and m.sparse}
+    params = list(module.parameters())
+    return ([p for p in params if id(p) in sparse_ids],
+            [p for p in params if id(p) not in sparse_ids])
+
+
 def make_optimizers(model: nn.Module, config: TrainConfig) -> tuple[list, str]:
     """The optimisers ``config.optimizer`` asks for, and a one-line description of them."""
     sparse, dense = split_sparse_parameters(model)
@@ -271,12 +275,8 @@ def _valid_record(model, valid, config) -> dict:
 
 
 def _progress(config: TrainConfig, train: TensorData):
-    if not config.progress:
-        return None
-    from tqdm.std import tqdm  # text bar on stderr: one updating line in Jupyter, Colab and
-    #                             terminals; the book drops stderr, so pages carry no stale bars
     steps = -(-train.num_rows // config.batch_size) * config.epochs
-    return tqdm(total=steps, desc="training", unit="step", leave=False)
+    return bar(total=steps, desc="training", unit="step", enabled=config.progress)
 
 
 def _model_device(model: nn.Module) -> torch.device:

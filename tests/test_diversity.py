@@ -103,7 +103,7 @@ def test_copied_sets_have_similarity_one():
 def test_independent_sets_are_less_similar_and_match_a_direct_computation():
     emb = MultiEmbedding([200, 80], [4, 4, 4])
     sim = analysis.set_similarity(emb)
-    sets = [[w.detach().double().numpy() for w in s] for s in emb.weight_matrices()]
+    sets = [[w.detach().double().numpy() for w in s] for s in emb.tables()]
     for f in range(2):
         for k in range(3):
             for l in range(3):
@@ -120,7 +120,7 @@ def test_set_similarity_filters_rows_like_field_spectra():
     x = np.stack([np.arange(60) % 10, np.arange(60) % 25], 1)  # field 0: ids 0..9 only
     data = TensorData(x, np.arange(60) % 2, field_dims)
     got = analysis.set_similarity(emb, data=data)
-    A, B = (s[0].detach().double().numpy()[:10] for s in emb.weight_matrices())
+    A, B = (s[0].detach().double().numpy()[:10] for s in emb.tables())
     np.testing.assert_allclose(got[0, 0, 1], _similarity_by_hand(A, B), atol=1e-10)
     report = analysis.field_spectra(emb, data=data)
     assert report.rows == (10, 25)  # the same rows as the spectra
@@ -130,7 +130,7 @@ def test_fused_embedding_is_cut_into_equal_splits():
     emb = FusedEmbedding([50, 40], 6)
     sim = analysis.set_similarity(emb, splits=3)
     assert sim.shape == (2, 3, 3)
-    E = emb.weight_matrices()[1].detach().double().numpy()
+    E = emb.field_tables()[1].detach().double().numpy()
     np.testing.assert_allclose(sim[1, 0, 2], _similarity_by_hand(E[:, :2], E[:, 4:]), atol=1e-10)
     with pytest.raises(ValueError, match="splits"):
         analysis.set_similarity(emb)

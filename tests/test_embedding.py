@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from minime.embedding import FusedEmbedding, MultiEmbedding, split_sparse_parameters
+from minime.embedding import FusedEmbedding, MultiEmbedding
+from minime.train import split_sparse_parameters
 
 FIELD_DIMS = (3, 7, 20, 50)
 
@@ -25,7 +26,7 @@ def lookup_separately(tables, ids):
 
 def test_fused_equals_per_field_tables_outputs_and_grads():
     emb, ids = FusedEmbedding(FIELD_DIMS, 5), random_ids()
-    tables = per_field_tables(emb.weight_matrices())
+    tables = per_field_tables(emb.field_tables())
     out, ref = emb(ids), lookup_separately(tables, ids)
     assert torch.equal(out, ref)
     target = torch.randn_like(out)
@@ -39,7 +40,7 @@ def test_fused_equals_per_field_tables_outputs_and_grads():
 def test_multi_equals_separate_tables_per_set_outputs_and_grads():
     dims = (3, 5, 2)
     emb, ids = MultiEmbedding(FIELD_DIMS, dims), random_ids()
-    sets = [per_field_tables(fields) for fields in emb.weight_matrices()]  # [set][field]
+    sets = [per_field_tables(fields) for fields in emb.tables()]  # [set][field]
     outs = emb(ids)
     refs = [lookup_separately(tables, ids) for tables in sets]
     targets = [torch.randn_like(o) for o in outs]
@@ -64,7 +65,7 @@ def test_multi_with_one_set_equals_fused():
 
 def test_sets_are_initialised_independently_each_with_xavier_scale():
     emb = MultiEmbedding([1000], [4, 4])
-    first, second = emb.weight_matrices()[0][0], emb.weight_matrices()[1][0]
+    first, second = emb.tables()[0][0], emb.tables()[1][0]
     assert not torch.equal(first, second)
     bound = (6 / (1000 + 4)) ** 0.5  # xavier_uniform_ on each (V, d_k) block
     assert first.abs().max() <= bound and second.abs().max() > 0.9 * bound
@@ -72,7 +73,7 @@ def test_sets_are_initialised_independently_each_with_xavier_scale():
 
 def test_custom_init_is_applied_per_block():
     emb = MultiEmbedding([5, 6], [2, 3], init=lambda w: w.fill_(float(w.shape[1])))
-    assert emb.weight_matrices()[0][1].eq(2).all() and emb.weight_matrices()[1][0].eq(3).all()
+    assert emb.tables()[0][1].eq(2).all() and emb.tables()[1][0].eq(3).all()
 
 
 @pytest.mark.parametrize("make", [lambda: FusedEmbedding(FIELD_DIMS, 4),
@@ -86,10 +87,10 @@ def test_exactly_one_gather_per_forward(make, monkeypatch):
     assert len(calls) == 1
 
 
-def test_weight_matrices_are_views_with_metadata():
+def test_tables_are_views_with_metadata():
     emb = MultiEmbedding(FIELD_DIMS, [2, 3])
     assert (emb.num_fields, emb.num_embeddings, emb.dims) == (4, 2, (2, 3))
-    matrices = emb.weight_matrices()
+    matrices = emb.tables()
     assert [tuple(m.shape) for m in matrices[1]] == [(v, 3) for v in FIELD_DIMS]
     matrices[1][2].data[0, 0] = 42.0  # views: write through to the table
     assert emb.table.weight[3 + 7, 2] == 42.0

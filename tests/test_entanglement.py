@@ -139,7 +139,7 @@ def _numpy_distances(U, I, pairs):
 def test_user_item_distances_of_a_fused_embedding_and_a_model():
     model = TwoTower(dims=(10, 6))
     pairs = np.array([[0, 0], [3, 5], [9, 2], [3, 5]])
-    U, I = (w.detach().double().numpy() for w in model.embedding.weight_matrices())
+    U, I = (w.detach().double().numpy() for w in model.embedding.field_tables())
     want = _numpy_distances(U, I, pairs)
     got = analysis.user_item_distances(model.embedding, pairs, user_field=0, item_field=1)
     np.testing.assert_allclose(got, want, rtol=1e-12)
@@ -156,7 +156,7 @@ def test_user_item_distances_of_a_fused_embedding_and_a_model():
 def test_user_item_distances_of_one_set_of_a_multi_embedding(embedding_set):
     emb = MultiEmbedding([3, 7, 5], [4, 4, 4])  # STEM with T = 2: [task 1, task 2, shared]
     pairs = rng.integers(0, [5, 3], size=(20, 2))  # user field 2, item field 0
-    sets = emb.weight_matrices()
+    sets = emb.tables()
     U, I = (sets[embedding_set][f].detach().double().numpy() for f in (2, 0))
     got = analysis.user_item_distances(emb, pairs, user_field=2, item_field=0,
                                        embedding_set=embedding_set)

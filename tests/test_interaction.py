@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from minime.interaction import (
-    MLP, CrossNetV2, FMInteraction, FwFMInteraction, InnerProductInteraction)
+from minime.blocks import MLP
+from minime.interaction import CrossNetV2, FMInteraction, FwFMInteraction, InnerProductInteraction
 
 B, F, D = 5, 4, 3
 

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from minime import models
-from minime.embedding import split_sparse_parameters
+from minime.train import split_sparse_parameters
 from minime.models import MODELS, PRESETS, CTRConfig
 
 FIELD_DIMS = (3, 7, 20, 50)
@@ -120,8 +120,8 @@ def test_fm_equals_formula():
         model.head.first_order.table.weight.normal_()
         model.head.bias.normal_()
     ids = planted_world(6)[0]
-    e = [m.detach()[ids[:, f]] for f, m in enumerate(model.embedding.weight_matrices())]
-    w = [m.detach()[ids[:, f]] for f, m in enumerate(model.head.first_order.weight_matrices())]
+    e = [m.detach()[ids[:, f]] for f, m in enumerate(model.embedding.field_tables())]
+    w = [m.detach()[ids[:, f]] for f, m in enumerate(model.head.first_order.field_tables())]
     pairs = sum((e[i] * e[j]).sum(1) for i, j in itertools.combinations(range(4), 2))
     expected = model.head.bias.detach() + sum(w) + pairs[:, None]
     assert torch.allclose(model(ids), expected, atol=1e-6)

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from minime import data, models, train
-from minime.interaction import CrossNetV2
-from minime.models import CTRConfig, FieldWeightedCrossNet, RestrictedDCNv2
+from minime.interaction import CrossNetV2, FieldWeightedCrossNet
+from minime.models import CTRConfig, RestrictedDCNv2
 
 F, D, L = 4, 3, 2
 SMALL = CTRConfig.preset("small")

@@ -8,7 +8,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minime.data import synthetic
+from minime import analysis
+from minime.data import TensorData, synthetic
 from minime.data.synthetic import FieldSpec, WorldConfig, make_world
 
 RANK_CFG = WorldConfig(  # three fields, pairs of rank 1, 2 and 3
@@ -188,8 +189,10 @@ def test_oracle_auc_matches_sklearn(tiny):
     test = tiny.split(seed=0).test
     z = test.meta["oracle_logit"]
     expected = [sklearn_metrics.roc_auc_score(test.y[:, t], z[:, t]) for t in range(2)]
-    assert tiny.oracle_auc(test) == pytest.approx(expected, abs=1e-12)
-    assert min(tiny.oracle_auc()) > 0.7
+    assert analysis.oracle_auc(test) == pytest.approx(expected, abs=1e-12)
+    assert min(analysis.oracle_auc(tiny.data)) > 0.7
+    with pytest.raises(ValueError, match="no meta column 'oracle_logit'"):
+        analysis.oracle_auc(TensorData([[0], [1]], [1, 0], (2,)))
 
 
 @settings(max_examples=15, deadline=None)

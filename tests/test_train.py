@@ -76,7 +76,7 @@ def test_callbacks_see_each_epoch_and_can_add_entries(split):
 def test_evaluate_matches_metrics_and_gauc(split):
     model, _ = fitted(split)
     result = train.evaluate(model, split.test, group=split.test.field_names[0])
-    logits = train.predict(model, split.test)
+    logits = models.predict(model, split.test)
     from minime import metrics
     assert result["auc"][1] == metrics.auc(split.test.y[:, 1], logits[:, 1])
     assert 0.5 < result["gauc"][0] <= 1.0
@@ -101,7 +101,7 @@ def test_mismatches_are_clear_errors(split):
 def test_predict_keeps_row_order_and_mode(split):
     model, _ = fitted(split)
     model.train()
-    logits = train.predict(model, split.valid, batch_size=97)
+    logits = models.predict(model, split.valid, batch_size=97)
     assert model.training and logits.shape == (len(split.valid), split.valid.num_tasks)
     with torch.no_grad():
         model.eval()

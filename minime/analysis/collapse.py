@@ -43,12 +43,12 @@ from torch import Tensor, nn
 
 from minime.analysis.spectrum import (erank_from_singular_values, ia_from_singular_values,
                                      singular_values)
+from minime.analysis.tables import MODES, check_options, embedding_of, field_tables, kept_rows
 from minime.embedding import FusedEmbedding, MultiEmbedding
 
 __all__ = ["IACallback", "SpectrumReport", "collapse_ratio", "field_spectra", "set_spectra",
            "snapshot", "sub_embedding_ia"]
 
-MODES = ("table", "batch")
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,10 +144,10 @@ def field_spectra(model, *, mode: str = "table", data=None, min_count: int = 1,
         >>> report.rows, report.ia, report.normalized()[1]
         ((2, 6), array([2., 3.]), array([1., 1., 1.]))
     """
-    embedding = _embedding_of(model)
-    _check_options(embedding, mode, data, min_count)
-    tables = _field_tables(embedding, embedding_set)
-    matrices = [_rows(E, f, mode, data, min_count) for f, E in enumerate(tables)]
+    embedding = embedding_of(model)
+    check_options(embedding, mode, data, min_count)
+    tables = field_tables(embedding, embedding_set)
+    matrices = [kept_rows(E, f, mode, data, min_count) for f, E in enumerate(tables)]
     spectra = [_spectrum(X, row_normalize, center) for X in matrices]
     return SpectrumReport(
         field_names=_field_names(embedding, data), field_dims=embedding.field_dims,
@@ -171,8 +171,8 @@ def set_spectra(model, **options) -> list[SpectrumReport]:
         >>> [r.dim for r in set_spectra(MultiEmbedding([4, 9], [3, 2]))]
         [3, 2]
     """
-    embedding = _embedding_of(model)
-    sets = embedding.num_embeddings if isinstance(embedding, MultiEmbedding) else 1
+    embedding = embedding_of(model)
+    sets = embedding.num_embeddings
     return [field_spectra(embedding, embedding_set=k, **options) for k in range(sets)]
 
 
@@ -190,7 +190,7 @@ def snapshot(model) -> nn.Module:
         >>> snapshot(FusedEmbedding([5, 40], 4)).table.weight.requires_grad
         False
     """
-    return copy.deepcopy(_embedding_of(model)).requires_grad_(False)
+    return copy.deepcopy(embedding_of(model)).requires_grad_(False)
 
 
 def collapse_ratio(learned: SpectrumReport, init: SpectrumReport) -> np.ndarray:
@@ -248,9 +248,9 @@ def sub_embedding_ia(model, *, layer: int = 0, row_normalize: bool = True, data=
     if cross is None or not hasattr(cross, "layer_weight"):
         raise TypeError(f"{type(model).__name__} has no cross network (.cross_net); "
                         "sub_embedding_ia needs a DCNv2-like model")
-    embedding = _embedding_of(model)
-    _check_options(embedding, "table", data, min_count)
-    tables = _field_tables(embedding, None)
+    embedding = embedding_of(model)
+    check_options(embedding, "table", data, min_count)
+    tables = field_tables(embedding, None)
     F, D = len(tables), tables[0].shape[1]
     with torch.no_grad():
         W = cross.layer_weight(layer).detach().cpu().double()  # (F·D, F·D)
@@ -258,7 +258,7 @@ def sub_embedding_ia(model, *, layer: int = 0, row_normalize: bool = True, data=
         raise ValueError(f"cross layer weight is {tuple(W.shape)}, expected ({F * D}, {F * D})")
     out = np.full((F, F), np.nan)
     for j, E in enumerate(tables):
-        E = _rows(E, j, "table", data, min_count).cpu().double()  # (V_j', D)
+        E = kept_rows(E, j, "table", data, min_count).cpu().double()  # (V_j', D)
         P = (E @ W[:, j * D:(j + 1) * D].T).view(-1, F, D)  # (V_j', F·D) -> (V_j', F, D)
         out[:, j] = [_spectrum(P[:, i], row_normalize, False)[1] for i in range(F)]
     return out
@@ -313,56 +313,6 @@ class IACallback:
     def ia(self) -> np.ndarray:
         """IA of every recorded epoch, (len(epochs), F); rows follow ``self.epochs``."""
         return np.stack([r.ia for r in self.reports])
-
-
-def _embedding_of(model) -> FusedEmbedding | MultiEmbedding:
-    """The model's embedding module (or the model itself if it is one)."""
-    embedding = model if isinstance(model, (FusedEmbedding, MultiEmbedding)) else getattr(
-        model, "embedding", None)
-    if not isinstance(embedding, (FusedEmbedding, MultiEmbedding)):
-        raise TypeError(f"{type(model).__name__} is not an embedding and has no .embedding "
-                        "(FusedEmbedding or MultiEmbedding) to analyse")
-    return embedding
-
-
-def _check_options(embedding, mode: str, data, min_count: int) -> None:
-    """Raise ValueError for an unknown mode, missing or mismatched data, or a bad min_count."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    if data is None and (mode == "batch" or min_count > 1):
-        raise ValueError(f"{'mode=batch' if mode == 'batch' else f'min_count={min_count}'} "
-                         "needs data (the rows to look up / count ids in)")
-    if data is not None and tuple(data.field_dims) != embedding.field_dims:
-        raise ValueError(f"data has field_dims {tuple(data.field_dims)}, but the embedding has "
-                         f"{embedding.field_dims}")
-    if min_count < 0 or (mode == "batch" and min_count != 1):
-        raise ValueError(f"min_count must be >= 0 in table mode and 1 in batch mode (every "
-                         f"occurrence is a row), got {min_count} with mode={mode!r}")
-
-
-def _field_tables(embedding, embedding_set: int | None) -> list[Tensor]:
-    """Detached per-field tables of one set, or of all sets side by side: F × (V_f, D)."""
-    if isinstance(embedding, FusedEmbedding):
-        if embedding_set not in (None, 0):
-            raise ValueError(f"a FusedEmbedding has one set (0), got embedding_set={embedding_set}")
-        return [w.detach() for w in embedding.weight_matrices()]
-    sets = embedding.weight_matrices()  # [set][field] of (V_f, d_k)
-    if embedding_set is None:  # M × (V_f, d_k) -> (V_f, sum(dims)) per field
-        return [torch.cat([s[f] for s in sets], dim=1).detach() for f in range(len(sets[0]))]
-    if not 0 <= embedding_set < len(sets):
-        raise ValueError(f"embedding_set must be in 0..{len(sets) - 1} or None, got {embedding_set}")
-    return [w.detach() for w in sets[embedding_set]]
-
-
-def _rows(E: Tensor, f: int, mode: str, data, min_count: int) -> Tensor:
-    """Field f's matrix: kept table rows (V_f', D) or looked-up rows (N, D)."""
-    if data is None:
-        return E
-    ids = data.x[:, f].to(E.device)  # (N,)
-    if mode == "batch":
-        return E.index_select(0, ids)  # (V_f, D) -> (N, D)
-    counts = torch.bincount(ids, minlength=E.shape[0])  # (V_f,)
-    return E[counts >= min_count]  # (V_f, D) -> (V_f', D)
 
 
 def _spectrum(X: Tensor, row_normalize: bool, center: bool) -> tuple[np.ndarray, float, float]:

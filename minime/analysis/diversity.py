@@ -28,9 +28,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from minime.analysis.collapse import _check_options, _embedding_of, _field_tables, _rows
-from minime.analysis.spectrum import _as_matrix, _one_blas_thread
-from minime.embedding import FusedEmbedding
+from minime.analysis.spectrum import as_matrix, one_blas_thread
+from minime.analysis.tables import check_options, embedding_of, field_tables, kept_rows
 
 __all__ = ["block_norms", "principal_angles", "set_block_norms", "set_similarity",
            "similarity_summary"]
@@ -70,7 +69,7 @@ def principal_angles(A, B, *, rank: int | None = None) -> np.ndarray:
         >>> np.degrees(principal_angles(A, B)).round(6)
         array([45.])
     """
-    A, B = (np.asarray(_as_matrix(M), dtype=np.float64) for M in (A, B))
+    A, B = (np.asarray(as_matrix(M), dtype=np.float64) for M in (A, B))
     if A.shape[0] != B.shape[0]:
         raise ValueError(f"A and B must have the same rows (ids), got {A.shape[0]}, {B.shape[0]}")
     if not (np.isfinite(A).all() and np.isfinite(B).all()):
@@ -100,18 +99,21 @@ def _subspace_similarity(QA: np.ndarray, QB: np.ndarray) -> float:
 
 
 def _set_tables(model, splits: int | None) -> list[list[torch.Tensor]]:
-    """Detached tables nested [set][field]: a MultiEmbedding's sets or a FusedEmbedding's splits."""
-    embedding = _embedding_of(model)
-    if isinstance(embedding, FusedEmbedding):
-        D = embedding.embedding_dim
-        if splits is None or splits < 1 or D % splits:
-            raise ValueError(f"a FusedEmbedding needs splits dividing its width {D}, got {splits}")
-        width = D // splits  # (V_f, D) -> splits × (V_f, D / splits)
-        return [[E[:, k * width:(k + 1) * width] for E in _field_tables(embedding, None)]
-                for k in range(splits)]
-    if splits is not None:
-        raise ValueError("splits is for a FusedEmbedding; a MultiEmbedding has its own sets")
-    return [_field_tables(embedding, k) for k in range(embedding.num_embeddings)]
+    """Detached tables nested [set][field]: the embedding's sets, or one set's column splits."""
+    embedding = embedding_of(model)
+    if splits is None and embedding.num_embeddings == 1:
+        raise ValueError("one embedding set has nothing to compare: pass splits to cut it into "
+                         "equal column blocks")
+    if splits is None:
+        return [field_tables(embedding, k) for k in range(embedding.num_embeddings)]
+    D = sum(embedding.dims)
+    if embedding.num_embeddings != 1 or splits < 1 or D % splits:
+        raise ValueError(f"splits cuts ONE embedding set into equal parts: it needs a single set "
+                         f"(this one has {embedding.num_embeddings}) and a divisor of its width "
+                         f"{D}, got {splits}")
+    width = D // splits  # (V_f, D) -> splits × (V_f, D / splits)
+    return [[E[:, k * width:(k + 1) * width] for E in field_tables(embedding)]
+            for k in range(splits)]
 
 
 def set_similarity(model, *, data=None, min_count: int = 1, rank: int | None = None,
@@ -145,12 +147,12 @@ def set_similarity(model, *, data=None, min_count: int = 1, rank: int | None = N
         array([[[1., 1.],
                 [1., 1.]]])
     """
-    _check_options(_embedding_of(model), "table", data, min_count)
+    check_options(embedding_of(model), "table", data, min_count)
     sets = _set_tables(model, splits)
     out = []
-    with _one_blas_thread():  # as fast on tall matrices, and no stalls on a busy machine
+    with one_blas_thread():  # as fast on tall matrices, and no stalls on a busy machine
         for f in range(len(sets[0])):
-            tables = [_rows(s[f], f, "table", data, min_count).cpu().double().numpy() for s in sets]
+            tables = [kept_rows(s[f], f, "table", data, min_count).cpu().double().numpy() for s in sets]
             out.append(_pairwise_similarity(tables, rank))  # (M, M)
     return np.stack(out)  # F × (M, M) -> (F, M, M)
 
@@ -198,7 +200,7 @@ def _layer_weight(cross, layer: int) -> np.ndarray:
     if hasattr(cross, "layer_weight"):
         with torch.no_grad():
             cross = cross.layer_weight(layer)
-    return np.asarray(_as_matrix(cross), dtype=np.float64)
+    return np.asarray(as_matrix(cross), dtype=np.float64)
 
 
 def block_norms(cross, num_fields: int, embedding_dim: int, *, layer: int = 0) -> np.ndarray:

@@ -26,9 +26,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from minime.analysis.collapse import _embedding_of, _field_tables
-from minime.analysis.transfer import _row_mask
-from minime.data.batches import TensorData
+from minime.analysis.tables import embedding_of, row_mask
+from minime.data import TensorData
 
 __all__ = ["band_shares", "conflict_subset", "distance_bands", "distinct_pairs", "spearman",
            "user_item_distances"]
@@ -53,7 +52,7 @@ def distinct_pairs(data: TensorData, user_field: str | int = "user_id",
         >>> distinct_pairs(data, 0, 1).tolist(), distinct_pairs(data, 0, 1, [0, 0, 1]).tolist()
         ([[0, 1], [1, 0]], [[1, 0]])
     """
-    keep = _row_mask(data, mask)
+    keep = row_mask(data, mask)
     pairs = torch.stack([data.column(user_field), data.column(item_field)], dim=1)  # (N, 2)
     return np.unique(pairs.cpu().numpy()[keep], axis=0).astype(np.int64).reshape(-1, 2)
 
@@ -90,12 +89,10 @@ def user_item_distances(model_or_embedding, pairs, *, user_field: str | int,
         >>> user_item_distances(emb, [[0, 2], [1, 0]], user_field=0, item_field=1).tolist()
         [0.0, 0.0]
     """
-    embedding = _embedding_of(model_or_embedding)
-    if embedding_set is not None and embedding_set < 0:
-        embedding_set += getattr(embedding, "num_embeddings", 1)  # -1: the last (shared) set
-    tables = _field_tables(embedding, embedding_set)  # F × (V_f, D)
+    embedding = embedding_of(model_or_embedding)
     names = embedding.field_names if field_names is None else field_names
-    users, items = (tables[_resolve_field(f, names)].cpu().double() for f in (user_field, item_field))
+    users, items = (embedding.field_rows(_resolve_field(f, names), embedding_set).detach()
+                    .cpu().double() for f in (user_field, item_field))  # (V_f, d) each
     pairs = torch.as_tensor(np.asarray(pairs), dtype=torch.int64).reshape(-1, 2)
     for col, (table, name) in enumerate(((users, "user"), (items, "item"))):
         ids = pairs[:, col]

@@ -1,8 +1,8 @@
-"""How tasks pull on shared parameters, and which experts their gates read.
+"""How tasks pull on shared parameters: cosines between the tasks' loss gradients.
 
 :func:`gradient_conflict` is the cosine between the gradients of the tasks' losses on the
 parameters they share (negative: the tasks pull the shared embedding in opposite directions);
-:func:`gate_weights` is the mean weight each task's gate puts on each expert of a mixture model.
+:func:`row_gradient_cosines` the same cosine on every embedding row of one field.
 
 Example:
     >>> TaskGradients(np.eye(2), np.ones(2)).cosine.shape
@@ -18,11 +18,10 @@ import torch
 from torch import nn
 from torch.nn import functional as nnf
 
-from minime.analysis.transfer import _row_mask
-from minime.data.batches import TensorData
+from minime.analysis.tables import embedding_of
 
-__all__ = ["TaskGradients", "gate_weights", "gradient_conflict", "row_gradient_cosines",
-           "task_gate_mass"]
+
+__all__ = ["TaskGradients", "gradient_conflict", "row_gradient_cosines"]
 
 
 class TaskGradients(NamedTuple):
@@ -117,11 +116,11 @@ def row_gradient_cosines(model: nn.Module, batch_x, batch_y, field: int, *,
 
     ``cos(∂L_a/∂E_f[v], ∂L_b/∂E_f[v])`` for every id v of field ``f``: whether the two tasks ask
     the row of id v to move the same way (> 0) or apart (< 0). ``L_t`` is task t's mean BCE on
-    the batch, in eval mode; ``.grad`` is left untouched. For a model with one table
-    (``model.embedding`` a FusedEmbedding, every task reading it).
+    the batch, in eval mode; ``.grad`` is left untouched. For a model with one embedding set
+    that every task reads.
 
     Args:
-        model: ``(B, F)`` ids -> ``(B, T)`` logits, with ``.embedding`` a FusedEmbedding.
+        model: ``(B, F)`` ids -> ``(B, T)`` logits, with an ``.embedding`` of one set.
         batch_x, batch_y: ``(B, F)`` ids and ``(B, T)`` labels.
         field: the field's index.
         tasks: the two tasks ``(a, b)``.
@@ -138,12 +137,10 @@ def row_gradient_cosines(model: nn.Module, batch_x, batch_y, field: int, *,
         >>> cos.shape, bool(np.isnan(cos[2:]).all()), bool((np.abs(cos[:2]) <= 1 + 1e-12).all())
         ((4,), True, True)
     """
-    from minime.embedding import FusedEmbedding  # analysis reads models, never builds them
-
-    embedding = getattr(model, "embedding", None)
-    if not isinstance(embedding, FusedEmbedding):
-        raise ValueError("row_gradient_cosines needs a model whose .embedding is a FusedEmbedding "
-                         f"(one table), got {type(embedding).__name__}")
+    embedding = embedding_of(model)
+    if embedding.num_embeddings != 1:
+        raise ValueError("row_gradient_cosines needs a model with one embedding set that every "
+                         f"task reads; this one has {embedding.num_embeddings}")
     table = embedding.table
     dims = list(embedding.field_dims)
     if not 0 <= field < len(dims):
@@ -158,72 +155,3 @@ def row_gradient_cosines(model: nn.Module, batch_x, batch_y, field: int, *,
     a, b = rows[tasks[0]].double(), rows[tasks[1]].double()  # float64: |cos| ≤ 1 to rounding
     cos = (a * b).sum(dim=1) / (a.norm(dim=1) * b.norm(dim=1))  # 0/0 = NaN: absent ids
     return cos.clamp(-1.0, 1.0).numpy()  # clamp keeps the NaNs
-
-
-def task_gate_mass(model: nn.Module, data: TensorData, *, batch_size: int = 16384) -> np.ndarray:
-    """Every task's mean gate weight over ITS rows: the rows where its label is observed.
-
-    ``m[t, e] = mean_{n : task t observed} g_{n,t,e}``. Without a ``label_mask`` every row counts
-    and this equals :func:`gate_weights`. For a world where each row belongs to one task (the
-    ``multicvr`` world), it is where each task routes the rows it is trained and judged on.
-
-    Args:
-        model: returns ``(logits (B, T), gates (B, T, E))`` with ``return_gates=True``.
-        data: the rows, with or without ``label_mask``.
-        batch_size: rows per forward.
-
-    Returns:
-        ``(T, E)`` float64.
-
-    Example:
-        >>> class Gated(torch.nn.Module):  # two tasks; the gate follows the id
-        ...     def __init__(self): super().__init__(); self.w = torch.nn.Parameter(torch.ones(1))
-        ...     def forward(self, x, return_gates=False):
-        ...         g = torch.stack([1.0 - x[:, 0].float(), x[:, 0].float()], -1)  # (B, 2)
-        ...         gates = g.unsqueeze(1).expand(len(x), 2, 2)  # (B, T, E)
-        ...         return (self.w * x.float().expand(len(x), 2), gates)
-        >>> data = TensorData([[0], [1]], [[1, 0], [0, 1]], (2,),
-        ...                   meta={"label_mask": [[True, False], [False, True]]})
-        >>> task_gate_mass(Gated(), data).tolist()   # task 1 sees row 0 only, task 2 row 1
-        [[1.0, 0.0], [0.0, 1.0]]
-    """
-    return np.stack([gate_weights(model, data, mask=data.observed(t).cpu().numpy(),
-                                  batch_size=batch_size)[t] for t in range(data.num_tasks)])
-
-
-def gate_weights(model: nn.Module, data: TensorData, *, mask=None,
-                 batch_size: int = 16384) -> np.ndarray:
-    """Mean gate weight of every task on every expert over the (masked) rows.
-
-    ``w[t, e] = (1/N) Σ_n g_{n,t,e}``, the gates from ``model(x, return_gates=True)``.
-
-    Args:
-        model: returns ``(logits (B, T), gates (B, T, E))`` with ``return_gates=True``.
-        data: the rows.
-        mask: None, a bool mask (N,) or a bool meta column's name (one bucket).
-        batch_size: rows per forward.
-
-    Returns:
-        ``(T, E)`` float64; each row sums to 1 when the gates do.
-
-    Example:
-        >>> class Gated(torch.nn.Module):  # one task, two experts, fixed gates
-        ...     def __init__(self): super().__init__(); self.w = torch.nn.Parameter(torch.ones(1))
-        ...     def forward(self, x, return_gates=False):
-        ...         gates = torch.tensor([[[0.25, 0.75]]]).expand(len(x), 1, 2)  # (B, T, E)
-        ...         return (self.w * x.float(), gates) if return_gates else self.w * x.float()
-        >>> gate_weights(Gated(), TensorData([[0], [1]], [1, 0], (2,))).tolist()
-        [[0.25, 0.75]]
-    """
-    rows = data.subset(torch.from_numpy(_row_mask(data, mask)))
-    if rows.num_rows == 0:
-        raise ValueError("no rows to average the gates over (empty mask)")
-    was_training, total = model.training, 0.0
-    model.eval()
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        for batch in rows.batches(batch_size):
-            gates = model(batch.x.to(device), return_gates=True)[1]  # (B, T, E)
-            total = total + gates.double().sum(dim=0).cpu()  # (T, E)
-    model.train(was_training)
-    return (total / rows.num_rows).numpy()

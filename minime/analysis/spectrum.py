@@ -36,7 +36,8 @@ try:  # optional (it comes with scikit-learn): pins numpy's BLAS to one thread i
 except ImportError:  # pragma: no cover
     threadpool_limits = None
 
-__all__ = ["effective_rank", "information_abundance", "singular_values"]
+__all__ = ["as_matrix", "effective_rank", "erank_from_singular_values", "ia_from_singular_values",
+           "information_abundance", "one_blas_thread", "singular_values"]
 
 _BLOCK_BYTES = 2**21  # float64 row blocks of 2 MiB (4096 rows of 64) stay in cache: 1.5x faster
 _ROW_EPS = 1e-8  # RecScope: E / (||row|| + 1e-8)
@@ -45,7 +46,7 @@ _REFINE_BELOW = 1e-8  # eigenvalues λ_k < 1e-8 λ_1 (σ_k < 1e-4 σ_1) are refi
 Prepare = Callable[[np.ndarray], np.ndarray]  # rows of E -> the same rows centred / normalised
 
 
-def _as_matrix(E) -> np.ndarray:
+def as_matrix(E) -> np.ndarray:
     """`E` (numpy or torch, any device) as a non-empty 2-D float32 or float64 numpy array."""
     if isinstance(E, torch.Tensor):
         E = E.detach().cpu()
@@ -79,7 +80,7 @@ def _block_sum(E: np.ndarray, prepare: Prepare, fn: Callable) -> np.ndarray:
     """Σ_b fn(X_b) over row blocks X_b = prepare(E_b) of about 2 MiB of float64 each."""
     rows = max(1, _BLOCK_BYTES // (8 * E.shape[1]))
     total = 0.0
-    with _one_blas_thread():
+    with one_blas_thread():
         for start in range(0, E.shape[0], rows):
             total = total + fn(prepare(E[start : start + rows]))
     return total
@@ -103,7 +104,7 @@ def _gram_singular_values(E: np.ndarray, prepare: Prepare) -> np.ndarray:
     return np.sort(s)[::-1]
 
 
-def _one_blas_thread() -> contextlib.AbstractContextManager:
+def one_blas_thread() -> contextlib.AbstractContextManager:
     """Context running numpy's BLAS on one thread, if threadpoolctl is installed.
 
     The Gram loop is bound by the float32 -> float64 conversion, so one thread is as fast as
@@ -139,7 +140,7 @@ def singular_values(E, *, row_normalize: bool = False, center: bool = False) -> 
         >>> singular_values([[1.0, 1.0], [1.0, 1.0], [2.0, 2.0], [0.0, 0.0]]).round(6)  # rank 1
         array([3.464102, 0.      ])
     """
-    E = _as_matrix(E)
+    E = as_matrix(E)
     mean = _column_mean(E) if center else None
     prepare = functools.partial(_prepare, mean=mean, row_normalize=row_normalize)
     rows, cols = E.shape

@@ -20,23 +20,11 @@ import torch
 from torch import nn
 
 from minime import metrics
-from minime.data.batches import TensorData
+from minime.analysis.tables import row_mask
+from minime.data import TensorData
+from minime.models import predict
 
-__all__ = ["bucket_auc", "conflict_buckets", "feedback_buckets", "transfer"]
-
-
-def _row_mask(data: TensorData, mask) -> np.ndarray:
-    """A bool (N,) numpy mask from None (all rows), a meta key, or a bool array / tensor."""
-    if mask is None:
-        return np.ones(data.num_rows, dtype=bool)
-    if isinstance(mask, str):
-        if mask not in data.meta:
-            raise ValueError(f"no meta column {mask!r}; meta has {', '.join(data.meta) or 'none'}")
-        mask = data.meta[mask]
-    mask = np.asarray(mask.cpu() if isinstance(mask, torch.Tensor) else mask).astype(bool)
-    if mask.shape != (data.num_rows,):
-        raise ValueError(f"a mask must have shape ({data.num_rows},), got {mask.shape}")
-    return mask
+__all__ = ["bucket_auc", "conflict_buckets", "feedback_buckets", "oracle_auc", "transfer"]
 
 
 def _auc_or_nan(y: np.ndarray, s: np.ndarray) -> float:
@@ -65,8 +53,6 @@ def bucket_auc(logits_or_model, data: TensorData, buckets: Mapping[str, object],
         {'all': [1.0, 0.75]}
     """
     if isinstance(logits_or_model, nn.Module):
-        from minime.train import predict  # minime.train imports the data layer, not analysis
-
         logits_or_model = predict(logits_or_model, data, batch_size=batch_size)
     if isinstance(logits_or_model, torch.Tensor):
         logits_or_model = logits_or_model.detach().cpu()
@@ -74,7 +60,7 @@ def bucket_auc(logits_or_model, data: TensorData, buckets: Mapping[str, object],
     if s.shape != (data.num_rows, data.num_tasks):
         raise ValueError(f"logits must be (N, T) = {(data.num_rows, data.num_tasks)}, got {s.shape}")
     y = data.y.cpu().numpy()
-    masks = {name: _row_mask(data, m) for name, m in buckets.items()}
+    masks = {name: row_mask(data, m) for name, m in buckets.items()}
     observed = [data.observed(t).cpu().numpy() for t in range(data.num_tasks)]
     return {name: [_auc_or_nan(y[m & o, t], s[m & o, t]) for t, o in enumerate(observed)]
             for name, m in masks.items()}
@@ -96,7 +82,7 @@ def conflict_buckets(data: TensorData, key: str = "conflict") -> dict[str, np.nd
         >>> {k: v.tolist() for k, v in conflict_buckets(data).items()}
         {'conflict': [True, False], 'other': [False, True]}
     """
-    mask = _row_mask(data, key)
+    mask = row_mask(data, key)
     return {"conflict": mask, "other": ~mask}
 
 
@@ -174,3 +160,25 @@ def transfer(mtl: Mapping[str, Sequence[float]],
                              f"{reference}")
         out[bucket] = [float(m) - float(s) for m, s in zip(values, reference)]
     return out
+
+
+def oracle_auc(data: TensorData, key: str = "oracle_logit") -> list[float]:
+    """AUC of the true logits per task, on the rows where its label is observed: the ceiling.
+
+    Args:
+        data: rows of the synthetic world (or any data) with a meta column ``key`` of logits
+            ``(N, T)``.
+        key: the meta column.
+
+    Returns:
+        One AUC per task.
+
+    Example:
+        >>> rows = TensorData([[0], [1], [0]], [1, 0, 1], (2,), meta={"oracle_logit": [[2.], [-1.], [.5]]})
+        >>> oracle_auc(rows)
+        [1.0]
+    """
+    if key not in data.meta:
+        raise ValueError(f"no meta column {key!r} of true logits; meta has "
+                         f"{', '.join(data.meta) or 'none'} (the synthetic world's rows have it)")
+    return bucket_auc(data.meta[key].reshape(data.num_rows, -1), data, {"all": None})["all"]

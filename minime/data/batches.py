@@ -39,6 +39,10 @@ class Split(NamedTuple):
     valid: "TensorData"
     test: "TensorData"
 
+    def with_tasks(self, tasks: Sequence[str | int] | str | int) -> "Split":
+        """Every part with only the label columns ``tasks`` (:meth:`TensorData.with_tasks`)."""
+        return Split(*(part.with_tasks(tasks) for part in self))
+
 
 class TensorData:
     """Rows of int64 ids with float labels, kept in memory (optionally on a device).
@@ -237,6 +241,17 @@ class TensorData:
     def column(self, field: str | int) -> torch.Tensor:
         """One field's ids, (N,) int64, by name or by index."""
         return self.x[:, self.field_index(field)]
+
+    def rows_where(self, field: str | int, ids) -> torch.Tensor:
+        """(N,) bool on the data's device: the rows whose ``field`` holds one of ``ids``.
+
+        Example:
+            >>> data = TensorData([[0, 2], [1, 0], [1, 1]], [1, 0, 1], (2, 3), field_names=("u", "i"))
+            >>> data.rows_where("u", [1]).tolist(), data.subset(data.rows_where("i", [0, 2])).num_rows
+            ([False, True, True], 2)
+        """
+        ids = torch.as_tensor(np.asarray(ids).ravel(), dtype=torch.int64, device=self.device)
+        return torch.isin(self.column(field), ids)
 
     def split(self, fractions: Sequence[float] = (0.8, 0.1, 0.1), *, seed: int = 0) -> Split:
         """A random train / valid / test split; rows keep their original order inside each part.

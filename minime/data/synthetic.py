@@ -21,7 +21,6 @@ import numpy as np
 import torch
 
 from minime.data.batches import Split, TensorData
-from minime.metrics import auc
 from minime.data.truth import Truth, plant_truth, zipf_by_rank
 from minime.data.world_config import PRESETS, FieldSpec, WorldConfig, resolve_config
 
@@ -119,13 +118,6 @@ class World:
     def split(self, fractions=(0.8, 0.1, 0.1), *, seed: int = 0) -> Split:
         """Random ``(train, valid, test)`` split of :attr:`data`; meta columns follow the rows."""
         return self.data.split(fractions, seed=seed)
-
-    def oracle_auc(self, data: TensorData | None = None) -> list[float]:
-        """AUC of the oracle logits on ``data`` (default: all rows), one per task: the ceiling."""
-        data = self.data if data is None else data
-        z = data.meta["oracle_logit"]
-        masks = [data.observed(t) for t in range(data.num_tasks)]  # each task's labelled rows
-        return [float(auc(data.y[m, t], z[m, t])) for t, m in enumerate(masks)]
 
     def __repr__(self) -> str:
         return f"World({self.data!r})"

@@ -35,7 +35,7 @@ from types import MappingProxyType
 import torch
 from torch import Tensor, nn
 
-from .multi import MEConfig, MultiEmbeddingModel
+from .multi_embedding import MEConfig, MultiEmbeddingModel
 from .restricted import RestrictedDCNv2
 from .single import DCNv2, DNN, FM, IPNN, FwFM
 

@@ -16,7 +16,7 @@ from typing import Callable, Optional
 
 from torch import Tensor, nn
 
-from minime.models.config import from_presets, resolve
+from .config import from_presets, resolve
 
 __all__ = ["MTLConfig", "MTL_PRESETS", "resolve_mtl_config"]
 

@@ -22,7 +22,8 @@ import torch
 from torch import Tensor, nn
 
 from ..embedding import FusedEmbedding
-from ..interaction import MLP, CrossNetV2, FMInteraction, FwFMInteraction, InnerProductInteraction
+from ..blocks import MLP
+from ..interaction import CrossNetV2, FMInteraction, FwFMInteraction, InnerProductInteraction
 from .config import CTRConfig, resolve_config
 
 __all__ = ["SingleEmbeddingModel", "DNN", "FM", "FwFM", "IPNN", "DCNv2", "LinearTerm"]

@@ -26,12 +26,12 @@ import torch
 from torch import Tensor, nn
 
 from ..embedding import FusedEmbedding, MultiEmbedding
-from ..experts import SHARED_GATES, LevelConfig, MixtureLayer, MLPExperts, SoftmaxGate, mix
-from ..experts import _check_choice
-from ..interaction import MLP
+from ..experts import SHARED_GATES, LevelConfig, MixtureLayer, SoftmaxGate, check_choice, mix
+from ..blocks import MLP, MLPExperts
 from .mtl_config import MTLConfig, resolve_mtl_config
 
-__all__ = ["MultiTaskModel", "SharedBottom", "SingleTask", "MMoE", "PLE", "MEMMoE", "STEMNet"]
+__all__ = ["MEMMoE", "MMoE", "MixtureModel", "MultiTaskModel", "PLE", "STEMNet", "SharedBottom",
+           "SingleTask"]
 
 
 class MultiTaskModel(nn.Module):
@@ -47,7 +47,7 @@ class MultiTaskModel(nn.Module):
         num_tasks, num_experts.
     """
 
-    stackable = False  # True for models whose mixture has config.num_levels levels
+    multi_level = False  # True for models that stack config.num_levels mixture levels
 
     def __init__(self, field_dims: Sequence[int], config: MTLConfig | str | None, num_tasks: int):
         super().__init__()
@@ -55,17 +55,17 @@ class MultiTaskModel(nn.Module):
             raise ValueError(f"num_tasks must be at least 1, got {num_tasks}")
         self.config, self.num_tasks = resolve_mtl_config(config), int(num_tasks)
         self.num_fields = len(field_dims)
-        if self.config.num_levels != 1 and not self.stackable:
+        if self.config.num_levels != 1 and not self.multi_level:
             raise ValueError(f"{type(self).__name__} has one mixture level; num_levels="
                              f"{self.config.num_levels} applies to PLE and STEM only")
 
-    def _embedding(self, field_dims, num_sets: int | None = None) -> nn.Module:
-        """A FusedEmbedding of width D, or a MultiEmbedding of ``num_sets`` sets of width D."""
+    def _embedding(self, field_dims, num_embeddings: int | None = None) -> nn.Module:
+        """A FusedEmbedding of width D, or a MultiEmbedding of ``num_embeddings`` sets of width D."""
         c = self.config
-        if num_sets is None:
+        if num_embeddings is None:
             return FusedEmbedding(field_dims, c.embedding_dim, init=c.embedding_init,
                                   sparse=c.sparse_embedding)
-        return MultiEmbedding(field_dims, [c.embedding_dim] * num_sets, init=c.embedding_init,
+        return MultiEmbedding(field_dims, [c.embedding_dim] * num_embeddings, init=c.embedding_init,
                               sparse=c.sparse_embedding)
 
     def _towers(self, width: int) -> MLPExperts:
@@ -137,14 +137,23 @@ class SingleTask(SharedBottom):
         super().__init__(field_dims, config, num_tasks=1)
 
 
-class _Stacked(MultiTaskModel):
-    """Models made of :class:`~minime.experts.MixtureLayer` levels (MMoE, PLE, STEM-Net)."""
+class MixtureModel(MultiTaskModel):
+    """Base of the models made of :class:`~minime.experts.MixtureLayer` levels (MMoE, PLE, STEM).
 
-    stackable = True
+    Subclasses build ``self.levels`` (one level, or ``config.num_levels`` when ``multi_level``)
+    and may override :meth:`inputs`; the mixture runs the levels in turn.
+
+    Args:
+        field_dims, config, num_tasks: as :class:`MultiTaskModel`.
+
+    Example:
+        >>> isinstance(MMoE([10, 5], "small", num_tasks=2), MixtureModel)
+        True
+    """
 
     def _stack(self, input_dim: int, shared_gate: str, **routing) -> nn.ModuleList:
         """``config.num_levels`` levels; all but the last also output ``h^S`` (``shared_gate``)."""
-        _check_choice("shared_gate", shared_gate, SHARED_GATES)
+        check_choice("shared_gate", shared_gate, SHARED_GATES)
         c, levels = self.config, []
         for index in range(c.num_levels):
             last = index == c.num_levels - 1
@@ -178,7 +187,7 @@ class _Stacked(MultiTaskModel):
         return x, gates
 
 
-class MMoE(_Stacked):
+class MMoE(MixtureModel):
     """MMoE: ``E`` shared experts on ``flat(e)``, one softmax gate per task (Ma et al., 2018).
 
     ``h^t = Σ_k softmax(W_t flat(e))_k · f_k(flat(e))``; ``E = config.num_experts``.
@@ -187,8 +196,6 @@ class MMoE(_Stacked):
         >>> MMoE([10, 5], "small", num_tasks=2)(torch.tensor([[1, 2]]), return_gates=True)[1].shape
         torch.Size([1, 2, 3])
     """
-
-    stackable = False
 
     def __init__(self, field_dims: Sequence[int], config: MTLConfig | str | None = None, *,
                  num_tasks: int = 1):
@@ -200,7 +207,7 @@ class MMoE(_Stacked):
         self.towers = self._towers(self.levels[-1].output_dim)
 
 
-class PLE(_Stacked):
+class PLE(MixtureModel):
     """PLE: ``num_levels`` CGC levels of task-specific + shared experts (Tang et al., 2020).
 
     Task ``t``'s gate mixes its own ``num_specific_experts`` and the ``num_shared_experts``
@@ -222,6 +229,8 @@ class PLE(_Stacked):
         0.0
     """
 
+    multi_level = True
+
     def __init__(self, field_dims: Sequence[int], config: MTLConfig | str | None = None, *,
                  num_tasks: int = 1, shared_gate: str = "shared"):
         super().__init__(field_dims, config, num_tasks)
@@ -232,7 +241,7 @@ class PLE(_Stacked):
         self.towers = self._towers(self.levels[-1].output_dim)
 
 
-class STEMNet(_Stacked):
+class STEMNet(MixtureModel):
     """STEM-Net (Su et al., AAAI 2024): task-specific + shared embeddings and experts, AFTB gates.
 
     ONE :class:`~minime.embedding.MultiEmbedding` with sets ``[task 1, ..., task T, shared]``
@@ -261,11 +270,13 @@ class STEMNet(_Stacked):
         ([0, 1, 2, 2], torch.Size([1, 2]))
     """
 
+    multi_level = True
+
     def __init__(self, field_dims: Sequence[int], config: MTLConfig | str | None = None, *,
                  num_tasks: int = 1, aftb: bool = True, gate_input: str = "sum",
                  shared_gate: str = "all"):
         super().__init__(field_dims, config, num_tasks)
-        self.embedding = self._embedding(field_dims, num_sets=self.num_tasks + 1)
+        self.embedding = self._embedding(field_dims, num_embeddings=self.num_tasks + 1)
         self.aftb, self.gate_input, self.shared_gate = bool(aftb), gate_input, shared_gate
         self.levels = self._stack(self.num_fields * self.config.embedding_dim, shared_gate,
                                   task_view="all", aftb=self.aftb, gate_input=gate_input)
@@ -302,7 +313,7 @@ class MEMMoE(MultiTaskModel):
             raise ValueError(f"num_embeddings must be between 1 and num_experts={c.num_experts} "
                              f"(each set feeds at least one expert), got {num_embeddings}")
         self.num_embeddings = int(num_embeddings)
-        self.embedding = self._embedding(field_dims, num_sets=self.num_embeddings)
+        self.embedding = self._embedding(field_dims, num_embeddings=self.num_embeddings)
         width = self.num_fields * c.embedding_dim
         self.experts = MLPExperts(c.num_experts, width, c.expert_units, dropout=c.dropout,
                                   input_index=[k % num_embeddings for k in range(c.num_experts)])

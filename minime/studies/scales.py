@@ -8,9 +8,11 @@
 
 Chapters never branch on the scale; they ask for their sizes once::
 
-    from minime import scales
-    S = scales.sizes("ch01")
+    from minime import studies
+    S = studies.sizes("ch01")
     S.num_rows, S.epochs
+
+and may change one size for one run: ``studies.sizes("ch04", epochs=3)``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from __future__ import annotations
 import os
 from types import MappingProxyType
 from typing import Any, Mapping
+
+__all__ = ["PRESETS", "SCALE", "SCALES", "Sizes", "sizes"]
 
 SCALES = ("ci", "book", "full")
 
@@ -155,23 +159,30 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-def sizes(name: str, scale: str | None = None) -> Sizes:
+def sizes(name: str, scale: str | None = None, **overrides) -> Sizes:
     """Sizes of experiment ``name`` at ``scale`` (default: the process's ``SCALE``).
 
     Args:
         name: a key of ``PRESETS``, usually a chapter such as ``"ch01"``.
         scale: ``"ci"``, ``"book"`` or ``"full"``; None uses ``MINIME_SCALE``.
+        **overrides: sizes to change for this run, e.g. ``epochs=3``; each must be a size the
+            preset has.
 
     Returns:
         A read-only :class:`Sizes` whose keys are also attributes.
 
     Example:
-        >>> sizes("ch01", "ci").epochs
-        3
+        >>> sizes("ch01", "ci").epochs, sizes("ch01", "ci", epochs=5).epochs
+        (3, 5)
     """
     scale = SCALE if scale is None else scale
     if scale not in SCALES:
         raise ValueError(f"scale {scale!r} is not one of {', '.join(SCALES)}")
     if name not in PRESETS:
         raise KeyError(f"no sizes named {name!r}; known: {', '.join(sorted(PRESETS))}")
-    return Sizes(name, scale, PRESETS[name][scale])
+    values = PRESETS[name][scale]
+    unknown = sorted(set(overrides) - set(values))
+    if unknown:
+        raise KeyError(f"sizes({name!r}) has no {', '.join(map(repr, unknown))} to override; it "
+                       f"has {', '.join(sorted(values))}")
+    return Sizes(name, scale, {**values, **overrides})

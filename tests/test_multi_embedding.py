@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from minime import data, models
-from minime.embedding import split_sparse_parameters
+from minime.train import split_sparse_parameters
 from minime.interaction import CrossNetV2
 from minime.models import MEConfig, MultiEmbeddingModel, as_single_embedding
 from test_models import train  # full-batch Adam, losses before every step
@@ -62,7 +62,7 @@ def test_one_set_fm_is_a_neural_fm(name):
     """ME-FM with M = 1: head(ReLU(BN(W p + b))), p = Σ_{i<j} r_ij e_i ⊙ e_j, written by hand."""
     me = randomize_(me_model(name, BN, num_embeddings=1)).eval()
     ids = ids_batch()
-    tables = me.embedding.weight_matrices()[0]
+    tables = me.embedding.tables()[0]
     e = [tables[f].detach()[ids[:, f]] for f in range(len(FIELD_DIMS))]  # F × (B, d)
     r = me.blocks[0].field_weights().detach() if name == "fwfm" else torch.ones(4, 4)
     pairs = sum(r[i, j] * e[i] * e[j] for i, j in itertools.combinations(range(4), 2))

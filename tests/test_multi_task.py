@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from minime import data, experts, models, train
-from minime.embedding import FusedEmbedding, MultiEmbedding, split_sparse_parameters
+from minime import blocks, data, experts, models, train
+from minime.embedding import FusedEmbedding, MultiEmbedding
+from minime.train import split_sparse_parameters
 from minime.models import MTL_MODELS, MTLConfig
 
 FIELD_DIMS = (6, 5, 4)
@@ -31,9 +32,21 @@ def task_loss(model, x, task, seed=1):
     return nn.functional.binary_cross_entropy_with_logits(model(x)[:, task], labels)
 
 
-def expert_grads(module: experts.MLPExperts, k: int) -> list[torch.Tensor]:
+def expert_grads(module: blocks.MLPExperts, k: int) -> list[torch.Tensor]:
     """Gradients of expert (or gate / tower) ``k``'s weights and biases, every layer."""
     return [p.grad[k] for p in [*module.weights, *module.biases]]
+
+
+def gate_grads(gate: experts.SoftmaxGate, g: int) -> list[torch.Tensor]:
+    """Gradients of gate ``g``'s own parameters: its logits' weights and biases."""
+    rows = gate.logit_index(g)
+    hidden = expert_grads(gate.hidden, g) if gate.hidden is not None else []
+    return [gate.weight.grad[rows], gate.bias.grad[rows], *hidden]
+
+
+def logit(gate: experts.SoftmaxGate, g: int, e: int) -> int:
+    """The row of ``gate.weight`` / ``gate.bias`` holding gate ``g``'s logit of expert ``e``."""
+    return int(((gate.gate_of == g) & (gate.expert_of == e)).nonzero()[0, 0])
 
 
 def all_zero(tensors) -> bool:
@@ -50,8 +63,8 @@ def all_nonzero(tensors) -> bool:
 @pytest.mark.parametrize("streams, index, output_dim", [
     (False, None, None), (True, None, 3), (True, [0, 1, 1, 0], None)])
 def test_batched_experts_equal_the_reference_loop(streams, index, output_dim):
-    batched = experts.MLPExperts(4, 6, (5, 7), output_dim=output_dim, input_index=index)
-    loop = experts.LoopMLPExperts(batched)
+    batched = blocks.MLPExperts(4, 6, (5, 7), output_dim=output_dim, input_index=index)
+    loop = blocks.LoopMLPExperts(batched)
     x = torch.randn(2 if index else 4, 9, 6) if streams else torch.randn(9, 6)
     x_loop = x.clone().requires_grad_()
     x.requires_grad_()
@@ -74,8 +87,20 @@ def test_softmax_gate_rows_sum_to_one_and_hidden_experts_get_zero():
     assert w.shape == (8, 2, 3)
     torch.testing.assert_close(w.sum(-1), torch.ones(8, 2))
     assert bool((w[:, ~visible] == 0).all()) and bool((w[:, visible] > 0).all())
+    assert gate.num_logits == int(visible.sum()) == 4  # no logit, no parameter, where blind
     w[:, 0, 0].sum().backward()
-    assert bool((gate.net.weights[-1].grad[0][:, 1] == 0).all())  # a hidden logit: no gradient
+    assert all_zero(gate_grads(gate, 1)) and all_nonzero(gate_grads(gate, 0))
+
+
+def test_softmax_gate_parameters_are_the_visible_logits_only():
+    """PLE's task gates: no weight for the other task's experts (a hand count)."""
+    model = build("ple", 2)  # small: 1 specific expert per task + 2 shared, gates read F·D inputs
+    width = len(FIELD_DIMS) * SMALL.embedding_dim
+    gate = model.levels[0].task_gates
+    assert gate.num_logits == 2 * (1 + 2)  # each task: its own expert and the two shared ones
+    assert models.num_parameters(gate) == 2 * (1 + 2) * (width + 1)
+    mmoe = build("mmoe", 2)  # every gate sees all num_experts experts
+    assert models.num_parameters(mmoe.levels[0].task_gates) == 2 * SMALL.num_experts * (width + 1)
 
 
 def test_mix_detach_changes_the_backward_only():
@@ -208,12 +233,12 @@ def test_stem_task_loss_never_reaches_other_tasks(task):
     others = [j for j in range(3) if j != task]
     assert all_zero(table_block(model, j) for j in others)  # == 0, bitwise
     assert all_zero(g for j in others for g in experts_of(model, 0, j))
-    assert all_zero(g for j in others for g in expert_grads(model.levels[0].task_gates.net, j))
+    assert all_zero(g for j in others for g in gate_grads(model.levels[0].task_gates, j))
     assert all_zero(g for j in others for g in expert_grads(model.towers, j))
     shared = 3
     assert all_nonzero([table_block(model, task), table_block(model, shared)])
     assert all_nonzero(experts_of(model, 0, task) + experts_of(model, 0, shared))
-    assert all_nonzero(expert_grads(model.levels[0].task_gates.net, task))
+    assert all_nonzero(gate_grads(model.levels[0].task_gates, task))
 
 
 def test_stem_without_aftb_lets_every_task_reach_every_table():
@@ -241,7 +266,8 @@ def test_stem_two_levels_official_leaks_only_through_the_shared_gate():
     assert all_nonzero([table_block(model, 1)] + experts_of(model, 0, 1))  # via h^S
     model.zero_grad()
     with torch.no_grad():  # level 0's shared gate: logit -inf on task 1's specific expert
-        model.levels[0].shared_gate.net.biases[-1][0, 0, 1] = float("-inf")
+        gate = model.levels[0].shared_gate
+        gate.bias[logit(gate, 0, 1)] = float("-inf")
     task_loss(model, x, 0).backward()
     assert all_zero([table_block(model, 1)] + experts_of(model, 0, 1) + experts_of(model, 1, 1))
 
@@ -250,8 +276,8 @@ def test_stem_gate_inputs():
     concat = build("stem", 2, gate_input="concat")
     own = build("stem", 2, gate_input="own")
     width = len(FIELD_DIMS) * SMALL.embedding_dim
-    assert concat.levels[0].task_gates.net.weights[0].shape == (2, 2 * width, 4)
-    assert own.levels[0].task_gates.net.weights[0].shape == (2, width, 4)
+    assert concat.levels[0].task_gates.weight.shape == (2 * 4, 2 * width)
+    assert own.levels[0].task_gates.weight.shape == (2 * 4, width)
     task_loss(own, ids(), 0).backward()  # gate 0 reads e^(0) only; isolation still holds
     assert all_zero([table_block(own, 1)]) and all_nonzero([table_block(own, 2)])
 
@@ -260,11 +286,20 @@ def test_stem_gate_inputs():
 
 
 def ple_pair(num_levels):
+    """The two readings with the same parameters wherever both have them."""
     config = MTLConfig.preset("small", num_levels=num_levels)
     torch.manual_seed(0)
     shared = build("ple", 2, config, shared_gate="shared")
     everything = build("ple", 2, config, shared_gate="all")
-    everything.load_state_dict(shared.state_dict())  # same parameters, same shapes
+    state = everything.state_dict()
+    for name, value in shared.state_dict().items():
+        if state[name].shape == value.shape:
+            state[name] = value
+        else:  # the shared gate: "all" has a logit per expert, "shared" per shared expert
+            assert name.endswith(("shared_gate.weight", "shared_gate.bias")), name
+            gate = everything.get_submodule(name.rsplit(".", 1)[0])
+            state[name][gate.expert_of >= 2] = value  # experts 2, 3 are the shared ones
+    everything.load_state_dict(state)
     return shared, everything
 
 
@@ -279,9 +314,10 @@ def test_ple_readings_differ_only_through_the_shared_gate():
     x = ids()
     assert not torch.allclose(shared(x), everything(x))
     gate = everything.levels[0].shared_gate
+    assert gate.num_logits == 4 and shared.levels[0].shared_gate.num_logits == 2
     assert gate(torch.randn(5, 12))[:, 0, :2].min() > 0  # "all" weighs the specific experts
     with torch.no_grad():  # forbid "all"'s shared gate the specific experts (-inf logits)
-        gate.net.biases[-1][0, 0, :2] = float("-inf")
+        gate.bias[[logit(gate, 0, 0), logit(gate, 0, 1)]] = float("-inf")
     torch.testing.assert_close(shared(x), everything(x), rtol=0, atol=1e-7)
     assert everything.levels[-1].shared_gate is None  # the last level has no shared gate
 

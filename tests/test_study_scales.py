@@ -1,4 +1,4 @@
-"""minime.scales: one variable read once, one helper, every preset complete at every scale."""
+"""minime.studies.scales: one variable read once, one helper, every preset complete at every scale."""
 
 import os
 import subprocess
@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from minime import scales
+from minime import studies
+from minime.studies import scales
 
 
 def test_scale_comes_from_the_environment():
@@ -22,7 +23,7 @@ def test_every_preset_has_the_same_keys_at_every_scale(name):
 
 
 def test_sizes_are_read_only_attributes():
-    s = scales.sizes("ch01", "ci")
+    s = studies.sizes("ch01", "ci")
     assert s.epochs == 3 and s["world"] == "ctr" and dict(s) == scales.PRESETS["ch01"]["ci"]
     with pytest.raises(AttributeError, match="has no 'nope'"):
         s.nope
@@ -30,12 +31,20 @@ def test_sizes_are_read_only_attributes():
         s["epochs"] = 5
 
 
+def test_one_size_can_be_overridden_for_one_run():
+    s = studies.sizes("ch04", "ci", epochs=5)
+    assert s.epochs == 5 and s.num_rows == scales.PRESETS["ch04"]["ci"]["num_rows"]
+    assert studies.sizes("ch04", "ci").epochs == scales.PRESETS["ch04"]["ci"]["epochs"]
+    with pytest.raises(KeyError, match="has no 'epoch' to override"):
+        studies.sizes("ch04", "ci", epoch=5)
+
+
 def test_bad_names_and_scales_are_clear_errors():
     with pytest.raises(KeyError, match="no sizes named 'nope'"):
-        scales.sizes("nope")
+        studies.sizes("nope")
     with pytest.raises(ValueError, match="scale 'huge'"):
-        scales.sizes("ch01", "huge")
+        studies.sizes("ch01", "huge")
     env = {**os.environ, "MINIME_SCALE": "huge"}
-    run = subprocess.run([sys.executable, "-c", "import minime.scales"], env=env,
+    run = subprocess.run([sys.executable, "-c", "import minime.studies.scales"], env=env,
                          capture_output=True, text=True)
     assert run.returncode != 0 and "MINIME_SCALE='huge' is not a scale" in run.stderr

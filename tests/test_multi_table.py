@@ -164,7 +164,7 @@ def test_unobserved_labels_change_neither_training_nor_auc(cvr_world):
     for key, value in states[0][0].items():
         torch.testing.assert_close(value, states[1][0][key], rtol=0, atol=0)
     assert states[0][1] == states[1][1]
-    logits = train.predict(model, part).numpy()
+    logits = models.predict(model, part).numpy()
     observed = part.label_mask.numpy()
     expected = [roc_auc_score(part.y.numpy()[observed[:, t], t], logits[observed[:, t], t])
                 for t in range(part.num_tasks)]
@@ -186,7 +186,7 @@ def test_gate_temperature_divides_the_logits():
     plain = models.AMENet(FIELDS, "small", num_tasks=2, dims=(2, 4))
     plain.load_state_dict(sharp.state_dict())
     x = torch.cat([e.flatten(1) for e in sharp.embedding(IDS)], dim=1)
-    logits = plain.gates.net(x).transpose(0, 1)  # (B, T, K) before the softmax
+    logits = plain.gates.logits(x)  # (B, T, K) before the softmax
     torch.testing.assert_close(sharp(IDS, return_gates=True)[1], torch.softmax(logits / 0.5, -1))
     with pytest.raises(ValueError, match="temperature"):
         models.AMENet(FIELDS, "small", dims=(2, 4), gate_temperature=0.0)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from torch import nn
 
-from minime import analysis, data, models, mtl_study, plots, train
+from minime import analysis, data, models, plots, studies, train
 
 TRAIN = train.TrainConfig(epochs=1, batch_size=256, progress=False)
 
@@ -17,13 +17,13 @@ def split():
 @pytest.fixture(scope="module")
 def runs(split, tmp_path_factory):
     folder = tmp_path_factory.mktemp("cache")
-    specs = {"MMoE": mtl_study.SPECS["MMoE"], "STEM": mtl_study.SPECS["STEM"]}
-    first = mtl_study.entanglement_study(split, specs, config="small", train_config=TRAIN,
+    specs = {"MMoE": studies.SPECS["MMoE"], "STEM": studies.SPECS["STEM"]}
+    first = studies.entanglement_study(split, specs, config="small", train_config=TRAIN,
                                          cache=folder, progress=False,
-                                         measure=mtl_study.user_gradient_cosines)
-    again = mtl_study.entanglement_study(split, specs, config="small", train_config=TRAIN,
+                                         measure=studies.user_gradient_cosines)
+    again = studies.entanglement_study(split, specs, config="small", train_config=TRAIN,
                                          cache=folder, progress=False,
-                                         measure=mtl_study.user_gradient_cosines)
+                                         measure=studies.user_gradient_cosines)
     return first, again
 
 
@@ -42,7 +42,7 @@ def test_records_single_task_first_and_transfer_is_the_difference(runs, split):
 
 
 def test_without_feedback_thresholds_only_the_planted_buckets(split):
-    runs = mtl_study.entanglement_study(split, {}, config="small", train_config=TRAIN,
+    runs = studies.entanglement_study(split, {}, config="small", train_config=TRAIN,
                                         feedback=None, cache=False, progress=False)
     assert [sorted(r["auc"]) for r in runs] == [["all", "conflict", "other"]] * 2
 
@@ -63,29 +63,36 @@ def test_stem_has_one_distance_array_per_table_and_no_shared_table_gradient(runs
 
 
 def test_geometry_of_the_references(runs):
-    geo = mtl_study.geometry(runs[0])
+    geo = studies.set_geometry(runs[0])
     assert geo["single task 1"]["rho_a"] == pytest.approx(1.0)
     assert geo["single task 2"]["rho_b"] == pytest.approx(1.0)
     near, far = geo["single task 1"]["near"], geo["single task 2"]["far"]
     assert (near == 1.0 and far == 1.0) or (np.isnan(near) and np.isnan(far))  # empty mode 0
     assert {"STEM, task 1", "STEM, task 2", "STEM, shared", "MMoE"} <= set(geo)
     with pytest.raises(ValueError, match="seed 7 lacks"):
-        mtl_study.geometry(runs[0], seed=7)
+        studies.set_geometry(runs[0], seed=7)
 
 
-def test_summary_and_table(runs):
-    mean, std = mtl_study.summary(runs[0], "MMoE", "auc", "conflict", 1)
-    assert mean == runs[0][2]["auc"]["conflict"][1] and std == 0.0
-    text = mtl_study.auc_table(runs[0], ("click", "convert"))
-    assert "single task 2" in text and "STEM" in text
-    with pytest.raises(ValueError, match="no record labelled"):
-        mtl_study.summary(runs[0], "PLE")
+def test_stat_and_table(runs):
+    stat = runs[0].stat(("auc", "conflict", 1), label="MMoE")
+    assert stat.mean == runs[0][2]["auc"]["conflict"][1] and stat.std == 0.0 and stat.n == 1
+    table = studies.auc_table(runs[0], ("click", "convert"))
+    rows = {row[0]: row[1:] for row in table.rows}
+    assert set(rows) == {"single task 1", "single task 2", "MMoE", "STEM"}
+    assert rows["single task 2"][:3] == ["", "", ""] and rows["single task 2"][3]  # task 2 only
+    assert rows["MMoE"][4].startswith(f"{runs[0][2]['auc']['conflict'][1]:.4f} ± ")
+    with pytest.raises(ValueError, match="no record matches"):
+        runs[0].stat("auc", label="PLE")
 
 
-def test_study_needs_conflict_rows():
-    split = data.make_world("ctr", num_rows=500, seed=0).split()
-    with pytest.raises(ValueError, match="conflict"):
-        mtl_study.entanglement_study(split, {}, cache=False, progress=False)
+def test_study_needs_two_tasks_and_names_missing_columns(split):
+    one_task = data.make_world("ctr", num_rows=500, seed=0).split()
+    with pytest.raises(ValueError, match="needs ≥ 2 tasks; the test rows have 1"):
+        studies.entanglement_study(one_task, {}, cache=False, progress=False)
+    with pytest.raises(ValueError, match="user_field='owner' is not a field of the data"):
+        studies.entanglement_study(split, {}, user_field="owner", cache=False, progress=False)
+    with pytest.raises(ValueError, match="conflict='flag' is not a meta column"):
+        studies.entanglement_study(split, {}, conflict="flag", cache=False, progress=False)
 
 
 def test_row_gradient_cosines_match_separate_backward_passes(split):
@@ -108,7 +115,7 @@ def test_row_gradient_cosines_match_separate_backward_passes(split):
 
 def test_row_gradient_cosines_refuse_multi_embedding_models(split):
     stem = models.build("stem", split.train.field_dims, "small", num_tasks=2)
-    with pytest.raises(ValueError, match="FusedEmbedding"):
+    with pytest.raises(ValueError, match="one embedding set"):
         analysis.row_gradient_cosines(stem, split.train.x[:10], split.train.y[:10], field=0)
 
 

@@ -1,8 +1,8 @@
-"""minime.experiments: the SE-vs-ME scaling study and its JSON result cache.
+"""minime.studies.scaling and minime.studies.cache: the SE-vs-ME study and its JSON result cache.
 
 The multi-embedding models are stood in for (``models.build`` and ``models.MEConfig`` are
-monkeypatched), so these tests do not depend on ``minime.models.multi``; the last test runs the
-real ``me_dcnv2`` when it is registered.
+monkeypatched), so most tests are quick and do not depend on the ME models; one test runs the
+real ``me_dcnv2``.
 """
 
 import dataclasses
@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from minime import analysis, experiments, models, train
+from minime import analysis, models, studies, train
 from minime.data import make_world
 from minime.embedding import MultiEmbedding
 
@@ -74,7 +74,7 @@ STUDY = dict(model="dnn", base_dim=2, scales=(1, 2), seeds=(0,),
 
 
 def _study(split=SPLIT, **changes):
-    return experiments.scaling_study(split, **{**STUDY, **changes})
+    return studies.scaling_study(split, **{**STUDY, **changes})
 
 
 def _ia_check(model, split):
@@ -97,10 +97,12 @@ def test_records_have_the_expected_kinds_scales_and_measures(fits):
         assert 0 <= r["test_gauc"] <= 1 and r["best_epoch"] == 1 and r["epochs"] == 1
         assert r["ia"] == pytest.approx(r["ia_check"]) and 1 <= r["ia"] <= r["total_dim"]
         assert r["ia_set"] == pytest.approx(r["ia_set_check"]) and r["ia_set"] <= per_set
-        assert sorted(r["ia_fields"]) == sorted(SPLIT.train.field_names)
-    assert runs.by("ME", 2)[0] is runs[3] and set(runs.summary("ia")) == {
-        ("SE", 1), ("ME", 1), ("SE", 2), ("ME", 2)}
-    assert runs.table().splitlines()[0].split() == ["kind", "scale", "test_auc", "ia"]
+        assert list(r["ia_fields"]) == list(SPLIT.train.field_names)  # field order, not a-z
+    assert runs.select(kind="ME", scale=2)[0] is runs[3]
+    assert set(runs.summary("ia", by=("kind", "scale"))) == {("SE", 1), ("ME", 1), ("SE", 2),
+                                                             ("ME", 2)}
+    table = runs.table(["test_auc", "ia"], by=("kind", "scale"))
+    assert table.header == ["kind", "scale", "test_auc", "ia"] and len(table.rows) == 4
 
 
 def test_a_rerun_loads_identical_results_without_training(fits, monkeypatch):
@@ -112,7 +114,8 @@ def test_a_rerun_loads_identical_results_without_training(fits, monkeypatch):
     monkeypatch.setattr(train, "fit", refuse)
     second = _study()
     assert second == first and second.cached == 4
-    assert json.dumps(second, sort_keys=True) == json.dumps(first, sort_keys=True)
+    assert json.dumps(second) == json.dumps(first)  # the same records, in the same key order
+    assert [list(r["ia_fields"]) for r in second] == [list(SPLIT.train.field_names)] * 4
 
 
 @pytest.mark.parametrize("change, retrained", [
@@ -143,17 +146,17 @@ def test_the_progress_flag_is_not_part_of_the_key(fits):
 def test_a_new_code_version_retrains(fits, monkeypatch):
     _study()
     fits.clear()
-    monkeypatch.setattr(experiments, "code_version", lambda: "another version")
+    monkeypatch.setattr(studies.scaling, "code_version", lambda: "another version")
     _study()
     assert len(fits) == 4
 
 
 def test_partials_and_functions_have_a_stable_description(fits):
     init = functools.partial(nn.init.normal_, std=0.1)
-    same = experiments._stable(functools.partial(nn.init.normal_, std=0.1))
-    assert experiments._stable(init) == same != experiments._stable(
+    same = studies.cache.stable(functools.partial(nn.init.normal_, std=0.1))
+    assert studies.cache.stable(init) == same != studies.cache.stable(
         functools.partial(nn.init.normal_, std=0.2))
-    assert experiments._stable(_ia_check).startswith("test_experiments._ia_check#")
+    assert studies.cache.stable(_ia_check).startswith("test_scaling_study._ia_check#")
 
 
 def test_cache_false_always_trains_and_stores_nothing(fits, tmp_path):
@@ -165,7 +168,7 @@ def test_cache_false_always_trains_and_stores_nothing(fits, tmp_path):
 def test_cache_files_are_plain_json_and_can_be_cleared(fits, tmp_path):
     runs = _study(measure=_ia_check)
     files = sorted((tmp_path / "cache").glob("*.json"))
-    assert len(files) == 4 and experiments.cache_dir() == tmp_path / "cache"
+    assert len(files) == 4 and studies.cache.cache_dir() == tmp_path / "cache"
 
     def plain(value):
         if isinstance(value, dict):
@@ -178,8 +181,8 @@ def test_cache_files_are_plain_json_and_can_be_cleared(fits, tmp_path):
     assert all(plain(s) and set(s) == {"key", "record"} for s in stored)
     assert sorted(json.dumps(s["record"], sort_keys=True) for s in stored) == sorted(
         json.dumps(r, sort_keys=True) for r in runs)
-    assert {s["key"]["code"] for s in stored} == {experiments.code_version()}
-    assert experiments.clear_cache() == 4 and not list((tmp_path / "cache").glob("*.json"))
+    assert {s["key"]["code"] for s in stored} == {studies.cache.code_version()}
+    assert studies.cache.clear_cache() == 4 and not list((tmp_path / "cache").glob("*.json"))
 
 
 def test_a_corrupt_file_is_retrained_and_replaced(fits, tmp_path):
@@ -203,25 +206,20 @@ def test_bad_measures_and_kinds_are_errors(fits):
 def test_data_fingerprint_sees_ids_and_labels():
     train_, valid, test = SPLIT
     flipped = train_._like(train_.x, 1 - train_.y, train_.meta)
-    fingerprints = {experiments.data_fingerprint(s) for s in
+    fingerprints = {studies.cache.data_fingerprint(s) for s in
                     (SPLIT, (train_, valid, test), (flipped, valid, test), (valid, train_, test))}
     assert len(fingerprints) == 3  # a tuple of the same parts is the same data
 
 
-REGISTERED = {*models.MODELS, *getattr(models, "MULTI_MODELS", ())}
-
-
-@pytest.mark.skipif("me_dcnv2" not in REGISTERED,
-                    reason="minime.models has no 'me_dcnv2' yet (multi-embedding models)")
 def test_the_real_multi_embedding_dcnv2(tmp_path):
-    runs = experiments.scaling_study(
+    runs = studies.scaling_study(
         SPLIT, model="dcnv2", base_dim=2, scales=(1, 2), seeds=(0,),
         config=models.CTRConfig.preset("small"), cache=tmp_path,
         train_config=train.TrainConfig(epochs=1, progress=False), progress=False)
-    me = runs.by("ME", 2)[0]
+    (me,) = runs.select(kind="ME", scale=2)
     assert (me["num_embeddings"], me["embedding_dim"], me["total_dim"]) == (2, 2, 4)
     assert 0 <= me["test_auc"] <= 1 and 1 <= me["ia_set"] <= 2
-    assert experiments.scaling_study(
+    assert studies.scaling_study(
         SPLIT, model="dcnv2", base_dim=2, scales=(1, 2), seeds=(0,),
         config=models.CTRConfig.preset("small"), cache=tmp_path,
         train_config=train.TrainConfig(epochs=1, progress=False), progress=False).cached == 4

@@ -27,10 +27,10 @@ import torch
 from torch import Tensor, nn
 
 from ..embedding import MultiEmbedding
-from ..experts import MLPExperts, SoftmaxGate, mix
-from ..interaction import MLP
+from ..experts import SoftmaxGate, mix
+from ..blocks import MLP, MLPExperts
 from .mtl_config import MTLConfig
-from .multitask import MultiTaskModel
+from .multi_task import MultiTaskModel
 
 __all__ = ["AMENet", "STEMALNet", "MultiScenarioNet", "AME_GATE_INPUTS", "SCENARIO_COMBINES"]
 
@@ -88,11 +88,11 @@ class AMENet(MultiTaskModel):
         self.dims = tuple(int(d) for d in dims)
         if not self.dims or min(self.dims) < 1:
             raise ValueError(f"dims must be one or more positive widths, got {tuple(dims)}")
-        num_tables = len(self.dims)
-        owners = [None] * num_tables if owners is None else list(owners)
-        if len(owners) != num_tables or any(o is not None and not 0 <= o < num_tasks
+        num_embeddings = len(self.dims)
+        owners = [None] * num_embeddings if owners is None else list(owners)
+        if len(owners) != num_embeddings or any(o is not None and not 0 <= o < num_tasks
                                             for o in owners):
-            raise ValueError(f"owners needs one entry per table ({num_tables}), each a task index "
+            raise ValueError(f"owners needs one entry per set ({num_embeddings}), each a task index "
                              f"in [0, {num_tasks}) or None, got {owners}")
         if not gate_temperature > 0:
             raise ValueError(f"gate_temperature must be positive, got {gate_temperature}")
@@ -104,11 +104,11 @@ class AMENet(MultiTaskModel):
                                      for d in self.dims)
         self.gate_table = self._gate_table(gate_input)  # None: all tables (or no input)
         if gate_input == "const":
-            self.gate_logits = nn.Parameter(torch.zeros(num_tasks, num_tables))  # uniform start
+            self.gate_logits = nn.Parameter(torch.zeros(num_tasks, num_embeddings))  # uniform start
         else:
             width = self.num_fields * (sum(self.dims) if self.gate_table is None
                                        else self.dims[self.gate_table])
-            self.gates = SoftmaxGate(num_tasks, width, num_tables, c.gate_units, dropout=c.dropout,
+            self.gates = SoftmaxGate(num_tasks, width, num_embeddings, c.gate_units, dropout=c.dropout,
                                      temperature=self.gate_temperature)
         owned = torch.tensor([[o is not None and o != t for o in owners] for t in range(num_tasks)])
         self.register_buffer("detach", owned if self.aftb and owned.any() else None,
@@ -188,7 +188,7 @@ class STEMALNet(MultiTaskModel):
                 len(self.main_tasks) == t:
             raise ValueError(f"STEM-AL needs T >= 2 tasks, at least one main and one auxiliary; "
                              f"got num_tasks={t}, main_tasks={tuple(main_tasks)}")
-        self.embedding = self._embedding(field_dims, num_sets=t)
+        self.embedding = self._embedding(field_dims, num_embeddings=t)
         owners = torch.arange(t).repeat_interleave(c.num_specific_experts)  # (E,)
         self.register_buffer("owner", owners, persistent=False)
         width = self.num_fields * c.embedding_dim
@@ -249,7 +249,7 @@ class MultiScenarioNet(MultiTaskModel):
         c = self.config
         self.scenario_field, self.combine = scenario_field % self.num_fields, combine
         self.num_scenarios = int(field_dims[self.scenario_field])
-        self.embedding = self._embedding(field_dims, num_sets=self.num_scenarios + 1)
+        self.embedding = self._embedding(field_dims, num_embeddings=self.num_scenarios + 1)
         width = self.num_fields * c.embedding_dim * (2 if combine == "concat" else 1)
         self.bottom = MLP(width, c.expert_units, dropout=c.dropout)
         self.towers = self._towers(self.bottom.output_dim)

@@ -33,7 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from ..embedding import MultiEmbedding
-from ..interaction import MLP
+from ..blocks import MLP
 from .config import CTRConfig, resolve_config
 from .single import DCNv2, SingleEmbeddingModel
 

@@ -1,0 +1,36 @@
+"""The book's experiments: cached studies, the scale presets, and the statistics chapters read.
+
+One module per study, each a function that trains models over seeds and returns
+:class:`Results` (plain records, cached by :mod:`minime.studies.cache`):
+
+* :mod:`~minime.studies.scaling` -- single- against multi-embedding at equal size (chapter 4);
+* :mod:`~minime.studies.entanglement` -- multi-task models against single-task ones, per bucket
+  of rows (chapters 5, 6), with :mod:`~minime.studies.geometry` for RecScope's distance readings;
+* :mod:`~minime.studies.routing` -- where each task's gate sends its rows (chapter 7);
+* :mod:`~minime.studies.scales` -- every chapter's sizes at ``ci`` / ``book`` / ``full``;
+* :mod:`~minime.studies.results` -- :class:`Results`: select, group, mean ± std over seeds,
+  paired differences, tables.
+
+Example:
+    >>> from minime import studies
+    >>> runs = studies.Results([{"label": "A", "seed": 0, "auc": 0.7}, {"label": "B", "seed": 0, "auc": 0.6}])
+    >>> str(runs.paired("auc", "A", "B"))
+    '+0.1000 ± 0.0000 (ahead in 1 of 1)'
+"""
+
+from minime.studies import cache, entanglement, geometry, results, routing, scales, scaling
+from minime.studies.cache import cache_dir, clear_cache
+from minime.studies.entanglement import (SPECS, as_history, auc_table, entanglement_study,
+                                         set_names, single_label, task_value,
+                                         user_gradient_cosines)
+from minime.studies.geometry import conflict_pairs, distance_tables, set_geometry
+from minime.studies.results import Paired, Results, Stat, Table
+from minime.studies.routing import routing_study
+from minime.studies.scales import SCALE, Sizes, sizes
+from minime.studies.scaling import scaling_study
+
+__all__ = ["Paired", "Results", "SCALE", "SPECS", "Sizes", "Stat", "Table", "as_history",
+           "auc_table", "cache", "cache_dir", "clear_cache", "conflict_pairs", "distance_tables",
+           "entanglement", "entanglement_study", "geometry", "results", "routing", "routing_study",
+           "scales", "scaling", "scaling_study", "set_geometry", "set_names", "single_label",
+           "sizes", "task_value", "user_gradient_cosines"]

@@ -1,0 +1,94 @@
+"""What every study does around one run: the device, the cached loop, training one model.
+
+Example:
+    >>> import tempfile
+    >>> runs = run_all([0, 1], lambda seed: {"study": "demo", "model": "m", "seed": seed},
+    ...                lambda seed: {"seed": seed, "auc": 0.5}, cache=tempfile.mkdtemp(),
+    ...                progress=False)
+    >>> [r["seed"] for r in runs], runs.cached
+    ([0, 1], 0)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Callable, Iterable, Sequence
+
+import torch
+
+from minime import models, train
+from minime.data import Split
+from minime.progress import bar
+from minime.studies.cache import cached, folder, stable
+from minime.studies.results import Results
+
+__all__ = ["add_measured", "fit_model", "resolve_device", "run_all", "seeded", "train_key"]
+
+
+def resolve_device(device: torch.device | str | None) -> torch.device:
+    """``device`` as a torch.device; None: :func:`minime.train.device` (CUDA when present)."""
+    return torch.device(device) if device is not None else train.device()
+
+
+def run_all(runs: Sequence, make_key: Callable[..., dict], compute: Callable[..., dict], *,
+            cache: bool | str | os.PathLike = True, progress: bool = True,
+            desc: str = "study") -> Results:
+    """``compute(run)`` for every run, or its record from the cache under ``make_key(run)``.
+
+    Args:
+        runs: one item per model to train (e.g. ``(seed, label)`` tuples).
+        make_key: the run's cache key (a plain dict with ``study``, ``model`` and ``seed``).
+        compute: trains and measures the run; returns its record.
+        cache: True: the default folder; a path: that folder; False: always compute.
+        progress: a text bar over the runs.
+        desc: the bar's label.
+
+    Returns:
+        :class:`~minime.studies.results.Results` in the order of ``runs``, ``cached`` set.
+    """
+    where, results = folder(cache), Results()
+    for run in bar(runs, desc=desc, unit="model", enabled=progress):
+        record, loaded = cached(make_key(run), where, lambda: compute(run))
+        results.cached += loaded
+        results.append(record)
+    return results
+
+
+def add_measured(record: dict, measured: dict, reserved: Iterable[str] = ()) -> dict:
+    """``record`` with the entries of a ``measure`` added; a clear error on a name clash."""
+    for key, value in measured.items():
+        if key in record or key in reserved:
+            raise ValueError(f"measure returned {key!r}, which the study already records")
+        record[key] = value
+    return record
+
+
+def fit_model(name: str, options: dict, split: Split, config, trainer: train.TrainConfig,
+              device: torch.device, tasks: Sequence[int] | None = None):
+    """Seed, build and train one model on ``split`` (on ``tasks`` only, if given).
+
+    Returns:
+        ``(net, rows, part)``: the trained net in eval mode, its ``(train, valid, test)`` rows
+        (with only ``tasks``' labels) and the record's training part: seconds, epochs,
+        best_epoch and history (:class:`minime.train.History` epochs).
+    """
+    train.set_seed(trainer.seed)
+    rows = split if tasks is None or len(tasks) == split.train.num_tasks else \
+        split.with_tasks(list(tasks))
+    net = models.build(name, rows.train.field_dims, config, num_tasks=rows.train.num_tasks,
+                       **options)
+    history = train.fit(net, rows.train, rows.valid, trainer, device=device)
+    net.eval()
+    return net, rows, {"seconds": history.seconds, "epochs": len(history.epochs),
+                       "best_epoch": history.best_epoch, "history": history.epochs}
+
+
+def seeded(train_config: train.TrainConfig | None, seed: int) -> train.TrainConfig:
+    """The train config with ``seed`` (default ``TrainConfig()``)."""
+    return dataclasses.replace(train_config or train.TrainConfig(), seed=seed)
+
+
+def train_key(trainer: train.TrainConfig) -> dict:
+    """The train config as a cache key: every field but ``progress`` (a bar changes nothing)."""
+    return stable(dataclasses.replace(trainer, progress=False))
