@@ -69,8 +69,9 @@ def main(settings):
             print(f"   gate mass (task x 16/32/64) {np.round(mass, 2).tolist()}")
             print(f"   tail - head on 16-d: {gaps[-1]:+.3f}")
             sys.stdout.flush()
-        print(f"** {setting}: tail - head on 16-d {np.mean(gaps):+.3f} ± {np.std(gaps, ddof=1):.3f}, "
-              f"positive in {sum(g > 0 for g in gaps)} of {len(gaps)} seeds")
+        gap = studies.Stat.of(gaps)
+        print(f"** {setting}: tail - head on 16-d {gap.mean:+.3f} ± {gap.std:.3f}, "
+              f"positive in {sum(g > 0 for g in gaps)} of {gap.n} seeds")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ One factor at a time around a baseline (DCNv2 on ``ctr``, xavier init, dense Ada
 3 epochs, K = 4), SE of width 4·K against ME of 4 sets of width K, 3 seeds each. Prints, per
 setting, ME − SE in test AUC (mean ± std over seeds) and in IA per field, measured on the table
 (ids seen in training) and on the batch (validation rows). Results are cached by
-``minime.experiments`` (re-running is instant for settings already trained).
+``minime.studies`` (re-running is instant for settings already trained).
 
 Run: ``.venv/bin/python benchmarks/explore_me_vs_se.py`` (about 15 min on 2 CPU cores).
 This is the study behind chapter 4's "what decides it" section; the chapter re-runs the
@@ -61,19 +61,19 @@ def run(setting: dict):
 
 
 def differences(runs, key):
-    se, me = runs.by("SE"), runs.by("ME")
-    fields = list(se[0][key])
-    return fields, np.array([[m[key][f] - e[key][f] for f in fields] for m, e in zip(me, se)])
+    """ME − SE of every field's ``key`` per seed: (fields, (seeds, fields) array)."""
+    fields = list(runs[0][key])
+    return fields, np.stack([runs.paired((key, f), "ME", "SE", by="kind").diffs for f in fields], 1)
 
 
 def main():
     torch.set_num_threads(1)
     for name, setting in SETTINGS.items():
         runs = run(setting)
-        d_auc = [m["test_auc"] - e["test_auc"] for m, e in zip(runs.by("ME"), runs.by("SE"))]
+        d_auc = runs.paired("test_auc", "ME", "SE", by="kind")
         fields, d_table = differences(runs, "ia_fields")
         _, d_batch = differences(runs, "ia_batch_fields")
-        print(f"\n{name}: ME - SE test AUC {np.mean(d_auc):+.4f} ± {np.std(d_auc, ddof=1):.4f}")
+        print(f"\n{name}: ME - SE test AUC {d_auc}")
         for label, d in (("table", d_table), ("batch", d_batch)):
             cells = "  ".join(f"{f} {d[:, i].mean():+.2f} [{d[:, i].min():+.2f}, {d[:, i].max():+.2f}]"
                               for i, f in enumerate(fields))

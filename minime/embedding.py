@@ -11,14 +11,12 @@ ids ``(B, F)`` becomes rows by adding ``offsets`` and is looked up with a single
   ``(B, F, d_k)``. Equal dims give multi-embedding (Guo et al., ICML 2024), ``T + 1`` sets give
   STEM's task-specific + shared tables (Su et al., AAAI 2024), unequal dims give AME.
 
-Both classes read their weights through one API, so analysis never needs to know which it has:
-``num_embeddings`` (``M``; 1 for a FusedEmbedding), ``dims`` (each set's width), ``tables()``
-(``[set][field]`` views ``(V_f, d_k)``), ``field_tables(embedding_set)`` (one set's per-field
-views, or all sets side by side) and ``field_rows(field, embedding_set)`` (one field's rows).
+Both classes share one API to read their weights: ``num_embeddings`` (``M``; 1 for a
+FusedEmbedding), ``dims``, ``tables()`` (``[set][field]`` views ``(V_f, d_k)``),
+``field_tables(embedding_set)`` and ``field_rows(field, embedding_set)``.
 
-Ids are checked on every forward (switch off with ``module.check_ids = False``): an id outside
-``0 .. V_f - 1`` raises a ``ValueError`` naming the field, the row and the value instead of
-reading another field's row (or a device-side assert on CUDA).
+Ids are checked on every forward (off: ``module.check_ids = False``): an id outside ``0 .. V_f - 1``
+raises a ``ValueError`` naming field, row and value, never a CUDA device-side assert.
 """
 
 from __future__ import annotations
@@ -102,10 +100,7 @@ class _FieldTable(nn.Module):
         """Width ``d_k`` of every embedding set."""
         raise NotImplementedError
 
-    @property
-    def num_embeddings(self) -> int:
-        """Number of embedding sets ``M`` (1 for a :class:`FusedEmbedding`)."""
-        return len(self.dims)
+    num_embeddings = property(lambda self: len(self.dims), doc="Number of embedding sets ``M``.")
 
     def set_columns(self, embedding_set: int | None = None) -> slice:
         """The columns of set ``k`` in the table (``-1``: the last set); None: all of them."""
@@ -121,8 +116,7 @@ class _FieldTable(nn.Module):
     def field_tables(self, embedding_set: int | None = None) -> list[Tensor]:
         """Per-field tables of one set, or of all sets side by side: F × ``(V_f, d)`` views.
 
-        The views share memory and autograd with the parameter (a regulariser can use them);
-        call ``.detach()`` for analysis.
+        Views share memory and autograd with the parameter; ``.detach()`` them for analysis.
 
         Args:
             embedding_set: set ``k`` (``-1`` the last); None: every set side by side
@@ -132,14 +126,12 @@ class _FieldTable(nn.Module):
         return [rows[:, columns] for rows in self.table.weight.split(self.field_dims, dim=0)]
 
     def tables(self) -> list[list[Tensor]]:
-        """Every set's per-field tables, nested ``[set][field]``: ``(V_f, d_k)`` views."""
+        """Every set's per-field tables, ``[set][field]`` views ``(V_f, d_k)``."""
         return [self.field_tables(k) for k in range(self.num_embeddings)]
 
     def field_rows(self, field: int | str, embedding_set: int | None = None) -> Tensor:
         """Field ``field``'s table ``(V_f, d)`` (a view) in one set, or all sets side by side."""
-        f = self.field_index(field)
-        start = sum(self.field_dims[:f])
-        return self.table.weight[start:start + self.field_dims[f], self.set_columns(embedding_set)]
+        return self.field_tables(embedding_set)[self.field_index(field)]
 
     def freeze_fields(self, fields: Sequence[int | str]) -> None:
         """Stop training the tables of ``fields`` (indices or names): their rows get zero gradient.
@@ -161,8 +153,7 @@ class _FieldTable(nn.Module):
         index = [self.field_index(f) for f in fields]
         rows = torch.ones(sum(self.field_dims), 1, device=self.table.weight.device)
         for f in index:
-            start = sum(self.field_dims[:f])
-            rows[start:start + self.field_dims[f]] = 0.0
+            rows[int(self.offsets[f]):int(self.offsets[f]) + self.field_dims[f]] = 0.0
         self.frozen_fields = tuple(sorted(set(index)))
         if getattr(self, "_freeze_hook", None) is not None:
             self._freeze_hook.remove()

@@ -7,8 +7,7 @@ al. 2020; STEM, Su et al. 2024)::
     g^t = softmax(G_t(x_t))  over the experts t sees (B, E)  weight exactly 0 on the others
     h^t = Σ_k g^t_k · f_k     (sg(f_k) if d_t[k])  (B, H)   sg = stop-gradient (.detach())
 
-* :class:`SoftmaxGate` -- ``G`` softmax gates over ``E`` experts; a gate has logits (and
-  weights) only for the experts it may see.
+* :class:`SoftmaxGate` -- ``G`` softmax gates; a gate has logits only for experts it may see.
 * :func:`mix` -- the gated sum with per-gate stop-gradients.
 * :class:`MixtureLayer` -- one level: task-specific and shared experts
   (:class:`~minime.blocks.MLPExperts`), ``T`` task gates and an optional shared gate (a
@@ -50,9 +49,8 @@ class SoftmaxGate(nn.Module):
     Gate ``g`` has one output logit per expert it sees (``visible[g, k]``); the others get
     weight exactly 0 and no parameters at all, so :func:`minime.models.num_parameters` counts
     only weights that train. Every gate returns one weight per expert, so all models' gates share
-    one layout. The output layer's weights are drawn like ``nn.Linear``'s, ``U(-1/√in, 1/√in)``
-    (drawn for every (gate, expert) and kept where visible, so the visible ones start as they
-    would in an unmasked gate).
+    one layout. Output weights are drawn like ``nn.Linear``'s for every (gate, expert) and kept
+    where visible, so the visible ones start as they would in an unmasked gate.
 
     Args:
         num_gates: ``G``.
@@ -101,10 +99,7 @@ class SoftmaxGate(nn.Module):
         self.register_buffer("gate_of", gate_of, persistent=False)
         self.register_buffer("expert_of", expert_of, persistent=False)
 
-    @property
-    def num_logits(self) -> int:
-        """``S``, the number of (gate, expert) pairs with a logit: the visible ones."""
-        return len(self.bias)
+    num_logits = property(lambda self: len(self.bias), doc="``S``: the visible (gate, expert) pairs.")
 
     def forward(self, x: Tensor) -> Tensor:
         """``(B, in)`` or ``(G, B, in)`` -> weights ``(B, G, E)``."""

@@ -181,7 +181,7 @@ class CrossNetV2(nn.Module):
 
     def __init__(self, input_dim: int, num_layers: int, low_rank: int | None = None):
         super().__init__()
-        self.input_dim, self.low_rank = input_dim, low_rank
+        self.input_dim, self.low_rank, self.num_layers = input_dim, low_rank, num_layers  # L
         self.layers = nn.ModuleList(self._make_layer() for _ in range(num_layers))
 
     def _make_layer(self) -> nn.Module:
@@ -194,11 +194,6 @@ class CrossNetV2(nn.Module):
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
         return layer
-
-    @property
-    def num_layers(self) -> int:
-        """Number of cross layers ``L``."""
-        return len(self.layers)
 
     def layer_weight(self, layer: int) -> Tensor:
         """The full ``(d, d)`` matrix ``W_l`` of one layer (``U_l V_lᵀ`` when low rank).
@@ -234,10 +229,8 @@ class FieldWeightedCrossNet(nn.Module):
         embedding_dim: width ``D`` of every field's embedding.
         num_layers: number of cross layers ``L``.
 
-    Attributes:
-        weight: ``(L, F*D, F*D)``, the raw ``W_l`` (what the penalty acts on).
-        bias: ``(L, F*D)``, the ``b_l``.
-        field_weight: ``(L, F, F)``, the ``N_l``.
+    Attributes: ``weight`` ``(L, F*D, F*D)`` the raw ``W_l`` (what the penalty acts on),
+    ``bias`` ``(L, F*D)`` the ``b_l``, ``field_weight`` ``(L, F, F)`` the ``N_l``.
 
     Returns:
         ``(B, F*D) -> (B, F*D)``.
@@ -252,18 +245,13 @@ class FieldWeightedCrossNet(nn.Module):
 
     def __init__(self, num_fields: int, embedding_dim: int, num_layers: int):
         super().__init__()
-        self.num_fields, self.embedding_dim = num_fields, embedding_dim
+        self.num_fields, self.embedding_dim, self.num_layers = num_fields, embedding_dim, num_layers
         width = num_fields * embedding_dim
         self.weight = nn.Parameter(torch.empty(num_layers, width, width))
         self.bias = nn.Parameter(torch.zeros(num_layers, width))
         self.field_weight = nn.Parameter(torch.ones(num_layers, num_fields, num_fields))
         for w in self.weight.data:  # Xavier per (FD, FD) layer, not over the stacked tensor
             nn.init.xavier_uniform_(w)
-
-    @property
-    def num_layers(self) -> int:
-        """Number of cross layers ``L``."""
-        return self.weight.shape[0]
 
     def layer_weight(self, layer: int) -> Tensor:
         """The effective ``(F*D, F*D)`` matrix ``(N_l ⊗ 1_{D×D}) ∘ W_l`` that multiplies ``x_l``.

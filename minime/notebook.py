@@ -21,6 +21,8 @@ import torch
 
 from minime.studies import scales
 
+__all__ = ["IN_COLAB", "Session", "choose_renderer", "glue", "register_book_renderer", "setup"]
+
 #: True inside Google Colab.
 IN_COLAB = "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
 
@@ -116,7 +118,7 @@ def glue(name: str, value, *, display: bool = False) -> None:
     """Store ``value`` for the book's prose (``{glue:text}`name```); a no-op off the book.
 
     Jupyter Book's ``myst_nb.glue`` is used when it is installed (building the book, nbmake);
-    on Colab, where it is not, nothing happens. numpy and torch scalars are stored as Python
+    on Colab, where it is not, nothing is stored and the value is shown if ``display``. numpy and torch scalars are stored as Python
     numbers, so that formats such as ``{glue:text}`name:.2f``` work.
 
     Args:
@@ -131,6 +133,10 @@ def glue(name: str, value, *, display: bool = False) -> None:
         value = value.item()
     try:
         from myst_nb import glue as myst_glue
-    except ImportError:  # Colab and plain Jupyter without myst-nb
+    except ImportError:  # Colab and plain Jupyter without myst-nb: nothing to store
+        if display:
+            from IPython.display import display as show
+
+            show(value)
         return
     myst_glue(name, value, display=display)

@@ -31,7 +31,7 @@ from torch.nn import functional as nnf
 
 from minime import metrics
 from minime.data import TensorData
-from minime.models import predict
+from minime.models import device_of, predict
 from minime.progress import bar
 
 __all__ = ["Callback", "History", "OPTIMIZERS", "TrainConfig", "device", "evaluate", "fit",
@@ -172,7 +172,7 @@ def fit(model: nn.Module, train: TensorData, valid: TensorData, config: TrainCon
     """
     config = config or TrainConfig()
     _check_compatible(model, train, valid, config)
-    dev = torch.device(device) if device is not None else _model_device(model)
+    dev = torch.device(device) if device is not None else device_of(model)
     model.to(dev)
     train, valid = train.to(dev), valid.to(dev)
     optimizers, description = make_optimizers(model, config)
@@ -277,11 +277,6 @@ def _valid_record(model, valid, config) -> dict:
 def _progress(config: TrainConfig, train: TensorData):
     steps = -(-train.num_rows // config.batch_size) * config.epochs
     return bar(total=steps, desc="training", unit="step", enabled=config.progress)
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
 
 
 def _check_compatible(model, train: TensorData, valid: TensorData, config: TrainConfig) -> None:

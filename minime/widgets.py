@@ -13,6 +13,8 @@ from typing import Any, Callable, Mapping
 import ipywidgets as w
 from IPython.display import display
 
+__all__ = ["panel"]
+
 
 def panel(
     draw: Callable[..., Any],
@@ -28,7 +30,8 @@ def panel(
             returns (a plotly Figure, a string, a DataFrame ...) is displayed.
         controls: keyword name -> ipywidgets control (IntSlider, Dropdown, ...).
         button: the button's label.
-        run_now: draw once immediately, so the panel starts with an output.
+        run_now: draw once immediately, so the panel starts with an output; an error in this
+            first run is raised (a static page must not show a traceback).
 
     Returns:
         The panel (an ``ipywidgets.VBox``); make it the last expression of a cell to show it.
@@ -43,7 +46,7 @@ def panel(
     out = w.Output()
     run = w.Button(description=button, button_style="primary", icon="play")
 
-    def redraw(*_):
+    def redraw(*_):  # a click: errors show in the output area, as Jupyter shows a cell's
         values = {name: c.value for name, c in controls.items()}
         with out:
             out.clear_output(wait=True)
@@ -54,6 +57,8 @@ def panel(
         if not getattr(control, "description", ""):
             control.description = name
         control.style.description_width = "initial"  # show the whole name
-    if run_now:
-        redraw()
+    if run_now:  # outside the output area, so a failing first run fails the cell (and CI)
+        first = draw(**{name: c.value for name, c in controls.items()})
+        with out:
+            display(first)
     return w.VBox([w.HBox([*controls.values(), run]), out])

@@ -16,3 +16,10 @@ def _seed():
     torch.manual_seed(0)
     np.random.seed(0)
     yield
+
+
+def pytest_collection_modifyitems(items):
+    """Every chapter run by nbmake is slow (a minute at ci scale): ``-m "not slow"`` skips them."""
+    for item in items:
+        if str(item.fspath).endswith(".ipynb"):
+            item.add_marker(pytest.mark.slow)

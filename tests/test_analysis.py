@@ -81,6 +81,7 @@ def big():
     return E, k, c, sigma
 
 
+@pytest.mark.slow  # more than a second
 def test_big_float32_matrix_numpy_and_torch(big):
     E, _, _, sigma = big
     np.testing.assert_allclose(analysis.singular_values(E), sigma, rtol=1e-6)  # float32: ~1e-7

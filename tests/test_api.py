@@ -3,6 +3,7 @@ exists and carries a docstring a reader can use without the body (style rule 3).
 
 import importlib
 import inspect
+import pkgutil
 
 import pytest
 from torch import nn
@@ -10,6 +11,8 @@ from torch import nn
 import minime
 
 MODULES = sorted(minime.__all__)
+#: Every module of the library, packages' submodules included.
+ALL_MODULES = sorted(m.name for m in pkgutil.walk_packages(minime.__path__, "minime."))
 
 
 def public_names(module):
@@ -21,10 +24,15 @@ def public_names(module):
     return names
 
 
-@pytest.mark.parametrize("name", MODULES)
+def test_every_top_level_name_is_a_module_of_the_map():
+    assert set(MODULES) <= {m.split(".")[1] for m in ALL_MODULES}
+    for name in MODULES:
+        assert getattr(minime, name) is importlib.import_module(f"minime.{name}")
+
+
+@pytest.mark.parametrize("name", [m.removeprefix("minime.") for m in ALL_MODULES])
 def test_module_imports_and_documents_its_public_names(name):
     module = importlib.import_module(f"minime.{name}")
-    assert getattr(minime, name) is module
     assert (module.__doc__ or "").strip(), f"minime.{name} has no module docstring"
     for public in public_names(module):
         obj = getattr(module, public)  # AttributeError here: __all__ names a missing object

@@ -39,8 +39,15 @@ def test_renderer_override_and_colab(monkeypatch):
 
 
 def test_glue_falls_back_when_myst_nb_is_missing(monkeypatch):
+    import IPython.display
+
+    shown = []
     monkeypatch.setitem(sys.modules, "myst_nb", None)  # import fails, as on Colab
-    assert notebook.glue("x", 1.5) is None
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    notebook.glue("x", 1.5)  # nothing stored, nothing shown, no error
+    assert shown == []
+    notebook.glue("y", torch.tensor(2.5), display=True)  # shown as a plain number
+    assert shown == [2.5] and type(shown[0]) is float
 
 
 def test_glue_turns_numpy_and_torch_scalars_into_python_numbers(monkeypatch):

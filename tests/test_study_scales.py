@@ -39,6 +39,7 @@ def test_one_size_can_be_overridden_for_one_run():
         studies.sizes("ch04", "ci", epoch=5)
 
 
+@pytest.mark.slow  # more than a second
 def test_bad_names_and_scales_are_clear_errors():
     with pytest.raises(KeyError, match="no sizes named 'nope'"):
         studies.sizes("nope")

@@ -21,3 +21,13 @@ def test_panel_redraws_with_current_values():
 def test_panel_needs_controls():
     with pytest.raises(ValueError, match="at least one control"):
         widgets.panel(lambda: None, {})
+
+
+def test_a_failing_first_run_raises_instead_of_hiding_in_the_output():
+    def draw(n):
+        raise ValueError(f"cannot draw {n}")
+
+    with pytest.raises(ValueError, match="cannot draw 3"):
+        widgets.panel(draw, {"n": w.IntSlider(value=3)})
+    panel = widgets.panel(draw, {"n": w.IntSlider(value=3)}, run_now=False)  # clicks: no raise
+    assert len(panel.children) == 2

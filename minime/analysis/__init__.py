@@ -2,7 +2,7 @@
 
 Submodules: ``spectrum`` (σ, IA, erank of a matrix), ``tables`` (reading a model's embedding
 sets and rows), ``collapse`` (per-field spectra, sub-embeddings, IA per epoch), ``diversity``
-(principal angles between sets, cross-layer block norms), ``transfer`` (AUC per bucket of rows,
+(principal angles between sets, cross-layer block norms), ``callbacks`` (IA per epoch), ``transfer`` (AUC per bucket of rows,
 transfer, oracle AUC), ``entanglement`` (RecScope's user–item distances), ``gradients`` (task
 gradient conflict), ``gates`` (gate weights). This package re-exports their public names, so
 chapters write
@@ -11,8 +11,9 @@ chapters write
 ``analysis.user_item_distances(model, pairs, user_field=0, item_field=1)``.
 """
 
-from minime.analysis.collapse import (IACallback, SpectrumReport, collapse_ratio, field_spectra,
-                                      set_spectra, snapshot, sub_embedding_ia)
+from minime.analysis.callbacks import IACallback
+from minime.analysis.collapse import (SpectrumReport, collapse_ratio, field_spectra, set_spectra,
+                                      snapshot, sub_embedding_ia)
 from minime.analysis.diversity import (block_norms, principal_angles, set_block_norms,
                                       set_similarity, similarity_summary)
 from minime.analysis.entanglement import (band_shares, conflict_subset, distance_bands,

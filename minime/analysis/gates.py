@@ -5,13 +5,11 @@
 rows, when every row belongs to one task).
 
 Example:
-    >>> class Gated(torch.nn.Module):  # one task, two experts, fixed gates
-    ...     def __init__(self): super().__init__(); self.w = torch.nn.Parameter(torch.ones(1))
-    ...     def forward(self, x, return_gates=False):
-    ...         gates = torch.tensor([[[0.25, 0.75]]]).expand(len(x), 1, 2)  # (B, T, E)
-    ...         return (self.w * x.float(), gates) if return_gates else self.w * x.float()
-    >>> gate_weights(Gated(), TensorData([[0], [1]], [1, 0], (2,))).tolist()
-    [[0.25, 0.75]]
+    >>> from minime import data, models
+    >>> world = data.make_world("tiny", num_rows=200)
+    >>> net = models.build("mmoe", world.field_dims, "small", num_tasks=world.num_tasks)
+    >>> gate_weights(net, world.data).shape   # T tasks × E experts
+    (2, 3)
 """
 
 from __future__ import annotations

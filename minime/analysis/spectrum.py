@@ -185,9 +185,7 @@ def effective_rank(E, *, row_normalize: bool = False, center: bool = False) -> f
     """Effective rank of an embedding matrix (Roy & Vetterli, 2007; also called RankMe).
 
     Args:
-        E: matrix of shape (N, K), numpy array or torch tensor.
-        row_normalize: divide each row by (its L2 norm + 1e-8) first (see :func:`singular_values`).
-        center: subtract the column mean first, before ``row_normalize``.
+        E, row_normalize, center: as :func:`information_abundance`.
 
     Returns:
         ``erank(E) = exp(-Σ_k p_k log p_k)`` with ``p_k = σ_k / Σ_j σ_j`` and 0 · log 0 = 0,

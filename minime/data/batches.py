@@ -18,6 +18,8 @@ import torch
 
 from minime.data.checks import as_tensor, check_ids, check_labels, check_meta
 
+__all__ = ["Batch", "LABEL_MASK", "Split", "TensorData", "split_sizes"]
+
 #: The meta column of observed labels: (N, T) bool, True where ``y[n, t]`` is a real label.
 LABEL_MASK = "label_mask"
 

@@ -12,6 +12,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
+__all__ = ["as_tensor", "check_ids", "check_labels", "check_meta", "first_true", "names_or_default"]
+
 
 def as_tensor(value, what: str) -> torch.Tensor:
     """``value`` as a tensor (numpy arrays and lists accepted), or a ValueError naming ``what``."""

@@ -16,6 +16,9 @@ import numpy as np
 
 from minime.data.world_config import FieldSpec, WorldConfig
 
+__all__ = ["Truth", "plant_pairs", "plant_tasks", "plant_truth", "rotation", "zipf_by_rank",
+           "zipf_probs"]
+
 
 @dataclass(frozen=True)
 class Truth:

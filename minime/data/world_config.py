@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass
 from itertools import combinations
 
+__all__ = ["FieldSpec", "PRESETS", "ROLES", "WorldConfig", "check_config", "resolve_config"]
+
 ROLES = ("plain", "user", "item", "scenario")
 
 

@@ -10,8 +10,8 @@ Multi-task models (:class:`SharedBottom`, :class:`MMoE`, :class:`PLE`, :class:`M
 take an :class:`MTLConfig` (presets in :data:`MTL_PRESETS`) and are registered in
 :data:`MTL_MODELS`. The registries, :func:`build`, :func:`num_parameters` and :func:`predict`
 live in :mod:`minime.models.registry`. Files: ``single.py`` and ``restricted.py`` (SE models),
-``multi_embedding.py`` and ``linear_me.py`` (ME), ``multi_task.py`` (SharedBottom ... STEM-Net),
-``multi_table.py`` (AME, STEM-AL, scenarios).
+``multi_embedding.py`` and ``linear_me.py`` (ME), ``multi_task.py`` (the base, SharedBottom),
+``mixtures.py`` (MMoE, PLE, STEM-Net, ME-MMoE), ``multi_table.py`` (AME, STEM-AL, scenarios).
 
 Example:
     >>> import torch
@@ -34,14 +34,15 @@ from .linear_me import NOT_FOLDABLE, as_single_embedding, fold_first_layers
 from .mtl_config import MTL_PRESETS, MTLConfig, resolve_mtl_config
 from .multi_embedding import AGGREGATES, MEConfig, MultiEmbeddingModel
 from .multi_table import AMENet, MultiScenarioNet, STEMALNet
-from .multi_task import (MEMMoE, MMoE, PLE, MixtureModel, MultiTaskModel, SharedBottom, SingleTask,
-                         STEMNet)
-from .registry import MODELS, MTL_MODELS, MULTI_MODELS, build, num_parameters, predict
+from .mixtures import MEMMoE, MMoE, PLE, MixtureModel, STEMNet
+from .multi_task import MultiTaskModel, SharedBottom, SingleTask
+from .registry import MODELS, MTL_MODELS, MULTI_MODELS, build, device_of, num_parameters, predict
 from .restricted import RestrictedDCNv2
 from .single import DCNv2, DNN, FM, FwFM, IPNN, LinearTerm, SingleEmbeddingModel
 
 __all__ = [
-    "CTRConfig", "PRESETS", "resolve_config", "MODELS", "build", "num_parameters", "predict",
+    "CTRConfig", "PRESETS", "resolve_config", "MODELS", "build", "device_of", "num_parameters",
+    "predict",
     "SingleEmbeddingModel", "DNN", "FM", "FwFM", "IPNN", "DCNv2", "LinearTerm",
     "RestrictedDCNv2",
     "MULTI_MODELS", "MEConfig", "MultiEmbeddingModel", "AGGREGATES",

@@ -12,15 +12,31 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Callable, Optional
+from typing import Callable, ClassVar, Mapping, Optional
 
 from torch import Tensor
 
-__all__ = ["CTRConfig", "PRESETS", "resolve_config"]
+__all__ = ["CTRConfig", "PRESETS", "Presets", "from_presets", "resolve", "resolve_config"]
+
+
+class Presets:
+    """Mixin of the frozen configs: ``Config.preset(name, **overrides)`` from ``Config.presets``.
+
+    Example:
+        >>> CTRConfig.preset("small", dropout=0.1).dropout
+        0.1
+    """
+
+    presets: ClassVar[Mapping] = MappingProxyType({})  # set beside each config's named presets
+
+    @classmethod
+    def preset(cls, name: str, **overrides):
+        """A named preset of ``cls.presets``, with some fields overridden."""
+        return from_presets(cls.presets, name, **overrides)
 
 
 @dataclass(frozen=True)
-class CTRConfig:
+class CTRConfig(Presets):
     """Sizes of an embedding + interaction + MLP model (single- or multi-embedding).
 
     Build one with keywords, or from a preset: ``CTRConfig.preset("paper", dropout=0.0)``.
@@ -44,10 +60,6 @@ class CTRConfig:
         if self.num_cross_layers < 0 or (self.low_rank is not None and self.low_rank < 1):
             raise ValueError(f"num_cross_layers >= 0 and low_rank >= 1 (or None): {self}")
 
-    @classmethod
-    def preset(cls, name: str, **overrides) -> "CTRConfig":
-        """A named preset from :data:`PRESETS`, with some fields overridden."""
-        return from_presets(PRESETS, name, **overrides)
 
 
 #: Named configurations. ``paper`` is the official multi-embedding code's setting
@@ -58,6 +70,7 @@ PRESETS: MappingProxyType = MappingProxyType({
                        batch_norm=True, dropout=0.2),
     "small": CTRConfig(embedding_dim=4, hidden_units=(16, 8), num_cross_layers=2),  # CI, tests
 })
+CTRConfig.presets = PRESETS  # what CTRConfig.preset reads
 
 
 def from_presets(presets, name: str, **overrides):

@@ -16,13 +16,13 @@ from typing import Callable, Optional
 
 from torch import Tensor, nn
 
-from .config import from_presets, resolve
+from .config import Presets, resolve
 
 __all__ = ["MTLConfig", "MTL_PRESETS", "resolve_mtl_config"]
 
 
 @dataclass(frozen=True)
-class MTLConfig:
+class MTLConfig(Presets):
     """Sizes of the multi-task models (SharedBottom, MMoE, PLE, ME-MMoE, STEM-Net).
 
     Build one with keywords, or from a preset: ``MTLConfig.preset("paper", num_levels=2)``.
@@ -56,11 +56,6 @@ class MTLConfig:
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
-    @classmethod
-    def preset(cls, name: str, **overrides) -> "MTLConfig":
-        """A named preset from :data:`MTL_PRESETS`, with some fields overridden."""
-        return from_presets(MTL_PRESETS, name, **overrides)
-
 
 #: Named configurations. ``default``: the CPU prototype's sizes (experts MLP(64, 64), towers
 #: MLP(32), MMoE 4 experts, PLE / STEM 2 shared + 1 specific). ``paper``: the official STEM
@@ -74,6 +69,7 @@ MTL_PRESETS: MappingProxyType = MappingProxyType({
                        embedding_init=partial(nn.init.normal_, std=1e-4)),
     "small": MTLConfig(embedding_dim=4, expert_units=(8,), num_experts=3, tower_units=(4,)),
 })
+MTLConfig.presets = MTL_PRESETS  # what MTLConfig.preset reads
 
 
 def resolve_mtl_config(config: MTLConfig | str | None) -> MTLConfig:

@@ -208,11 +208,15 @@ def _resolve_me(me: MEConfig | None) -> MEConfig:
 
 
 def _resolve_interaction(interaction: str | type) -> type:
-    """A registry name or an SE model class -> the SE class (which provides interaction_block)."""
-    from . import MODELS  # the SE registry; imported here because it is defined after this module
-
+    """An SE model class, or its ``name`` (``"dcnv2"``) -> the class (it has interaction_block)."""
     if isinstance(interaction, type) and issubclass(interaction, SingleEmbeddingModel):
         return interaction
-    if interaction not in MODELS:
-        raise ValueError(f"unknown interaction {interaction!r}; choose one of {', '.join(MODELS)}")
-    return MODELS[interaction]
+    known = {cls.name: cls for cls in _subclasses(SingleEmbeddingModel) if cls.name}
+    if interaction not in known:
+        raise ValueError(f"unknown interaction {interaction!r}; choose one of {', '.join(known)}")
+    return known[interaction]
+
+
+def _subclasses(cls: type) -> list[type]:
+    """Every subclass of ``cls``, depth first."""
+    return [c for sub in cls.__subclasses__() for c in (sub, *_subclasses(sub))]

@@ -9,7 +9,7 @@
 
 None of them has official code; the paper's text on STEM-AL, AME and scenarios was not
 retrieved. These are OUR readings of the secondary descriptions (``reference/papers.md`` §2.5),
-documented where they choose. All follow :class:`~minime.models.multitask.MultiTaskModel`:
+documented where they choose. All follow :class:`~minime.models.multi_task.MultiTaskModel`:
 logits ``(B, T)``, ``return_gates=True`` adds the task gates ``(B, T, E)``.
 
 Example:
@@ -61,7 +61,7 @@ class AMENet(MultiTaskModel):
     Backward; with every table shared it changes nothing.
 
     With equal widths, ``gate_input="all"`` and no stop-gradient this is exactly
-    :class:`~minime.models.MEMMoE` with ``K`` experts and ``K`` sets, expert ``k`` on set ``k``.
+    :class:`~minime.models.mixtures.MEMMoE` with ``K`` experts and ``K`` sets, expert ``k`` on set ``k``.
 
     Args:
         field_dims, config, num_tasks: as :class:`MultiTaskModel` (``config.embedding_dim`` is

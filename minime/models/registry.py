@@ -21,21 +21,17 @@ from .config import CTRConfig
 from .mtl_config import MTLConfig
 from .multi_embedding import MultiEmbeddingModel
 from .multi_table import AMENet, MultiScenarioNet, STEMALNet
-from .multi_task import MEMMoE, MMoE, PLE, SharedBottom, SingleTask, STEMNet
+from .mixtures import MEMMoE, MMoE, PLE, STEMNet
+from .multi_task import SharedBottom, SingleTask
 from .restricted import RestrictedDCNv2
 from .single import DCNv2, DNN, FM, FwFM, IPNN
 
-__all__ = ["MODELS", "MTL_MODELS", "MULTI_MODELS", "build", "num_parameters", "predict"]
+__all__ = ["MODELS", "MTL_MODELS", "MULTI_MODELS", "build", "device_of", "num_parameters",
+           "predict"]
 
 #: Model name -> class; every class takes ``(field_dims, config=None, *, num_tasks=1)``.
-MODELS: MappingProxyType = MappingProxyType({
-    "dnn": DNN,
-    "fm": FM,
-    "fwfm": FwFM,
-    "ipnn": IPNN,
-    "dcnv2": DCNv2,
-    "restricted_dcnv2": RestrictedDCNv2,  # build() gives the default reg_weight = 1e-5
-})
+MODELS: MappingProxyType = MappingProxyType({  # restricted_dcnv2: default reg_weight = 1e-5
+    cls.name: cls for cls in (DNN, FM, FwFM, IPNN, DCNv2, RestrictedDCNv2)})
 
 #: Multi-embedding name -> the SE class whose interaction block every set uses:
 #: ``"me_dnn"``, ``"me_fm"``, ..., built as ``MultiEmbeddingModel(..., interaction=cls, me=...)``.
@@ -111,11 +107,20 @@ def predict(model: nn.Module, data: TensorData, *, batch_size: int = 16384) -> t
         >>> predict(model, world.data).shape == (len(world.data), world.num_tasks)
         True
     """
-    was_training = model.training
+    was_training, device = model.training, device_of(model)
     model.eval()
-    param = next(model.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
     with torch.no_grad():
         out = [model(b.x.to(device)).float().cpu() for b in data.batches(batch_size)]
     model.train(was_training)
     return torch.cat(out)
+
+
+def device_of(module: nn.Module) -> torch.device:
+    """The device of a module's first parameter (the CPU for a module without parameters).
+
+    Example:
+        >>> device_of(nn.Linear(2, 1)).type
+        'cpu'
+    """
+    param = next(module.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")

@@ -52,6 +52,8 @@ class RestrictedDCNv2(DCNv2):
         0
     """
 
+    name = "restricted_dcnv2"
+
     def __init__(self, field_dims: Sequence[int], config: CTRConfig | str | None = None, *,
                  num_tasks: int = 1, reg_weight: float = 1e-5):
         if reg_weight < 0:

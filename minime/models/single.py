@@ -44,6 +44,8 @@ class SingleEmbeddingModel(nn.Module):
         config, num_tasks.
     """
 
+    name = ""  # each model's key in minime.models.MODELS
+
     def __init__(self, field_dims: Sequence[int], config: CTRConfig | str | None = None, *,
                  num_tasks: int = 1):
         super().__init__()
@@ -84,6 +86,8 @@ class DNN(SingleEmbeddingModel):
         torch.Size([2, 2])
     """
 
+    name = "dnn"  # its key in minime.models.MODELS
+
     @classmethod
     def interaction_block(cls, num_fields, embedding_dim, config):
         """Flatten: ``(B, F, D) -> (B, F*D)``."""
@@ -101,6 +105,8 @@ class DCNv2(SingleEmbeddingModel):
         >>> model(torch.tensor([[0, 6, 19]])).shape, model.cross_net.layer_weight(0).shape
         (torch.Size([1, 1]), torch.Size([12, 12]))
     """
+
+    name = "dcnv2"  # its key in minime.models.MODELS
 
     @property
     def cross_net(self) -> CrossNetV2:
@@ -126,6 +132,8 @@ class IPNN(SingleEmbeddingModel):
         >>> model(torch.tensor([[0, 6, 19]])).shape, model.head[0].in_features   # 3*4 + 3
         (torch.Size([1, 1]), 15)
     """
+
+    name = "ipnn"  # its key in minime.models.MODELS
 
     @classmethod
     def interaction_block(cls, num_fields, embedding_dim, config):
@@ -204,6 +212,8 @@ class FM(_FactorizationModel):
         torch.Size([1, 3])
     """
 
+    name = "fm"  # its key in minime.models.MODELS
+
     @classmethod
     def interaction_block(cls, num_fields, embedding_dim, config):
         """``Σ_{i<j} e_i ⊙ e_j``: ``(B, F, D) -> (B, D)``."""
@@ -220,6 +230,8 @@ class FwFM(_FactorizationModel):
         >>> model(torch.tensor([[0, 6, 19]])).shape, model.block.pair_weight.shape
         (torch.Size([1, 1]), torch.Size([3]))
     """
+
+    name = "fwfm"  # its key in minime.models.MODELS
 
     @classmethod
     def interaction_block(cls, num_fields, embedding_dim, config):

@@ -10,6 +10,8 @@ import plotly.graph_objects as go
 from minime.plots.slider import slider_figure
 from minime.plots.theme import PALETTE, styled
 
+__all__ = ["bars_slider", "grouped_bars"]
+
 
 def _bar_traces(categories: Sequence[str], series: Mapping[str, Sequence[float] | None],
                 bound=None, bound_label: str = "bound") -> list:

@@ -15,6 +15,8 @@ from minime.plots.slider import slider_figure
 from minime.plots.bars import grouped_bars
 from minime.plots.theme import PALETTE, styled
 
+__all__ = ["ia_bars", "ia_curves", "spectrum_heatmap", "spectrum_slider", "sub_embedding_heatmap"]
+
 _SPECTRUM_HOVER = "%{y}<br>k = %{x}<br>σ_k / σ_max = %{z:.3f}<extra></extra>"
 
 

@@ -15,6 +15,9 @@ from minime.plots.bars import grouped_bars
 from minime.plots.slider import slider_figure
 from minime.plots.theme import PALETTE, styled
 
+__all__ = ["BAND_COLORS", "OTHER_COLOR", "bucket_bars", "distance_histograms", "gate_heatmap",
+           "gradient_conflict_bars", "task_affinity_slider"]
+
 #: RecScope's colours for a table's own bands: bottom 40 % green, middle blue, top 40 % orange.
 BAND_COLORS = {"near": PALETTE[2], "middle": PALETTE[0], "far": PALETTE[1]}
 OTHER_COLOR = "#BBBBBB"

@@ -8,6 +8,8 @@ import plotly.graph_objects as go
 
 from minime.plots.theme import PALETTE, styled
 
+__all__ = ["flow_diagram"]
+
 
 def flow_diagram(
     nodes: Sequence[str],

@@ -11,6 +11,8 @@ from minime.plots.entanglement import gate_heatmap
 from minime.plots.slider import slider_figure
 from minime.plots.theme import PALETTE, styled
 
+__all__ = ["gate_mass_vs_volume", "gate_slider"]
+
 
 def gate_mass_vs_volume(mass, volumes: Sequence[float], task_names: Sequence[str],
                         table_names: Sequence[str], *,

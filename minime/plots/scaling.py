@@ -10,6 +10,8 @@ from plotly.subplots import make_subplots
 
 from minime.plots.theme import PALETTE, styled
 
+__all__ = ["metric_panels"]
+
 
 def metric_panels(x: Sequence, panels: Mapping[str, Mapping[str, Sequence]], *,
                   x_title: str = "embedding dimension D",

@@ -8,6 +8,8 @@ import plotly.graph_objects as go
 
 from minime.plots.theme import styled
 
+__all__ = ["matrix_slider", "slider_figure"]
+
 
 def slider_figure(
     steps: Sequence[Sequence[go.BaseTraceType]],

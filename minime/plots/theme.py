@@ -5,6 +5,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import plotly.io as pio
 
+__all__ = ["PALETTE", "TEMPLATE", "styled"]
+
 #: Colour-blind-safe palette (Okabe-Ito), in the order series are coloured.
 PALETTE = (
     "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",

@@ -9,6 +9,8 @@ from plotly.subplots import make_subplots
 
 from minime.plots.theme import PALETTE, styled
 
+__all__ = ["auc_vs_oracle", "training_curves"]
+
 
 def training_curves(histories: Mapping[str, object], *,
                     title: str = "Training: loss and validation AUC per epoch") -> go.Figure:

@@ -10,6 +10,8 @@ import plotly.graph_objects as go
 from minime.plots.slider import slider_figure
 from minime.plots.theme import PALETTE, styled
 
+__all__ = ["field_cardinalities", "id_frequency", "zipf_slider"]
+
 
 def field_cardinalities(names: Sequence[str], field_dims: Sequence[int], *,
                         title: str = "Cardinality of each field") -> go.Figure:

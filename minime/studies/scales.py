@@ -150,7 +150,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                    tower_units=(16,), batch_size=4096, lr=1e-2, epochs=4, seeds=(0, 1, 2),
                    models=("AME", "AME, constant gates"), dims=(16, 32, 64),
                    triples=((16, 32, 64), (4, 16, 64)), al_rows=60_000,
-                   al_models=("MMoE", "STEM-AL"), scenario_rows=60_000, widget_rows=40_000,
+                   al_models=("MMoE", "STEM-AL"), scenario_rows=60_000, widget_rows=80_000,
                    widget_epochs=2),
         "book": _CH07_BOOK,
         "full": {**_CH07_BOOK, "num_rows": 2_000_000, "epochs": 10, "al_rows": 1_000_000,
