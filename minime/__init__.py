@@ -20,7 +20,7 @@ the layers to its left (a test checks it)::
     models/       single.py, restricted.py (SE CTR models), multi_embedding.py, linear_me.py (ME),
                   multi_task.py (SharedBottom, MMoE, PLE, ME-MMoE, STEM-Net), multi_table.py
                   (AME, STEM-AL, scenarios), registry.py (build, num_parameters, predict)
-    train         fit (early stopping), evaluate, optimisers
+    train         fit (early stopping), evaluate;  optimizers: Adam / SparseAdam
     analysis/     collapse (spectra, IA), diversity, transfer, entanglement, gradients, gates
     plots/        one function per figure: arrays in, a plotly Figure out
     studies/      the book's cached experiments, the scale presets, Results (statistics)
@@ -48,6 +48,7 @@ __all__ = [
     "metrics",
     "models",
     "notebook",
+    "optimizers",
     "plots",
     "progress",
     "studies",

@@ -1,4 +1,4 @@
-"""Ranking and calibration metrics for CTR models: AUC, group AUC (GAUC) and logloss.
+"""Ranking and calibration metrics for CTR models: AUC, group AUC (GAUC), logloss, reliability.
 
 Everything is vectorised (one sort, then counts per block of tied scores), computed in float64,
 and accepts numpy arrays, Python lists or torch tensors on any device. Shapes: N rows; a column
@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-__all__ = ["GroupAUC", "auc", "gauc", "group_auc", "logloss"]
+__all__ = ["Calibration", "GroupAUC", "auc", "calibration", "gauc", "group_auc", "logloss"]
 
 # weight name -> w_g from (impressions n_g, positives p_g) of each group g
 _WEIGHTS = {
@@ -237,3 +237,53 @@ def logloss(y_true, y_pred, *, logits: bool = False, eps: float = 1e-7) -> float
                          "pass logits=True for logits")
     p = np.clip(p, eps, 1.0 - eps)
     return float(-np.mean(y * np.log(p) + (1.0 - y) * np.log1p(-p)))
+
+
+class Calibration(NamedTuple):
+    """A reliability curve: per bin of predicted probability, mean prediction and observed rate.
+
+    ``ece`` is the expected calibration error ``Σ_b (n_b / N) |observed_b − predicted_b|``.
+    """
+
+    predicted: np.ndarray  # (B,) mean predicted probability of the rows in each bin
+    observed: np.ndarray  # (B,) their positive rate
+    count: np.ndarray  # (B,) rows per bin, int64
+    ece: float
+
+
+def calibration(y_true, y_pred, *, bins: int = 10, logits: bool = False) -> Calibration:
+    """Predicted against observed positive rate in bins of equal count (a reliability curve).
+
+    Rows are sorted by prediction and cut into ``bins`` groups of (nearly) equal size, which
+    suits the skewed predictions of CTR models better than equal-width bins; a calibrated model
+    has ``observed ≈ predicted`` in every bin.
+
+    Args:
+        y_true: labels in {0, 1}, shape (N,).
+        y_pred: probabilities in [0, 1], or logits when ``logits=True``, shape (N,).
+        bins: number of bins, 1 ≤ bins ≤ N.
+        logits: whether ``y_pred`` holds logits (turned into probabilities by the sigmoid).
+
+    Returns:
+        :class:`Calibration` ``(predicted, observed, count, ece)``, bins in increasing prediction.
+
+    Example:
+        >>> c = calibration([0, 0, 1, 1], [0.1, 0.3, 0.6, 0.8], bins=2)
+        >>> c.predicted.tolist(), c.observed.tolist(), c.count.tolist(), round(c.ece, 6)
+        ([0.2, 0.7], [0.0, 1.0], [2, 2], 0.25)
+    """
+    y, p = _labels(y_true), _values(y_pred, "y_pred")
+    _same_length(y_true=y, y_pred=p)
+    if logits:
+        p = 0.5 * (1.0 + np.tanh(0.5 * p))  # the sigmoid, without overflow
+    elif p.min() < 0 or p.max() > 1:
+        raise ValueError("y_pred must be probabilities in [0, 1]; pass logits=True for logits")
+    if not 1 <= bins <= len(p):
+        raise ValueError(f"bins must be between 1 and the number of rows {len(p)}; got {bins}")
+    order = np.argsort(p, kind="stable")
+    edges = np.linspace(0, len(p), bins + 1).round().astype(np.int64)  # (B+1,) cut positions
+    count = np.diff(edges)
+    predicted = np.add.reduceat(p[order], edges[:-1]) / count
+    observed = np.add.reduceat(y[order], edges[:-1]) / count
+    ece = float(np.sum(count * np.abs(observed - predicted)) / len(p))
+    return Calibration(predicted, observed, count, ece)

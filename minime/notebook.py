@@ -7,7 +7,8 @@ Every chapter's first code cell calls :func:`setup`. It
   ``book/_ext/offline_assets.py`` serves ``plotly.min.js`` once per page instead);
 * picks ``plotly_mimetype+book`` in Jupyter (the mimetype for JupyterLab/VS Code, the html
   for the book) and plotly's ``colab`` renderer on Colab;
-* seeds Python, numpy and torch, uses one intra-op thread at ``ci`` scale, and
+* seeds Python, numpy and torch from ``MINIME_SEED`` (default 0; chapters derive every world and
+  training seed from it), uses one intra-op thread at ``ci`` scale, and
 * chooses the device: CUDA when present, else CPU.
 """
 
@@ -21,8 +22,10 @@ import torch
 
 from minime.studies import scales
 
-__all__ = ["IN_COLAB", "Session", "choose_renderer", "glue", "register_book_renderer", "setup"]
+__all__ = ["IN_COLAB", "SEED_ENV", "Session", "choose_renderer", "glue", "read_seed",
+           "register_book_renderer", "setup"]
 
+SEED_ENV = "MINIME_SEED"  # the environment variable holding every chapter's seed
 #: True inside Google Colab.
 IN_COLAB = "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
 
@@ -38,6 +41,15 @@ class Session:
 
     def __str__(self) -> str:
         return f"minime: scale={self.scale}, device={self.device}, seed={self.seed}"
+
+    def seeds(self, offsets) -> tuple[int, ...]:
+        """A chapter's seeds shifted by this session's: ``(seed + k for k in offsets)``.
+
+        Example:
+            >>> Session("ci", torch.device("cpu"), 1, "json").seeds((0, 1, 2))
+            (1, 2, 3)
+        """
+        return tuple(self.seed + int(k) for k in offsets)
 
 
 def _book_html(fig_dict: dict) -> dict:
@@ -87,12 +99,15 @@ def choose_renderer() -> str:
     return pio.renderers.default
 
 
-def setup(seed: int = 0, *, verbose: bool = True) -> Session:
-    """Prepare a chapter: renderer, seed, threads, device; print scale and device.
+def setup(seed: int | None = None, *, verbose: bool = True) -> Session:
+    """Prepare a chapter: renderer, seed, threads, device; print scale, device and seed.
 
     Args:
-        seed: seeds Python's, numpy's and torch's generators.
-        verbose: print one line saying the scale and device.
+        seed: the chapter's seed: it seeds Python's, numpy's and torch's generators, and chapters
+            derive their world and training seeds from it (``ctx.seed``, ``ctx.seeds(...)``).
+            None reads ``MINIME_SEED`` (default 0), so one variable reruns a whole chapter on
+            another seed.
+        verbose: print one line saying the scale, device and seed.
 
     Returns:
         A :class:`Session` with ``scale``, ``device``, ``seed`` and ``renderer``.
@@ -104,6 +119,8 @@ def setup(seed: int = 0, *, verbose: bool = True) -> Session:
     """
     from minime import train
 
+    seed = read_seed() if seed is None else int(seed)
+
     renderer = choose_renderer()
     if scales.SCALE == "ci" or (os.cpu_count() or 1) <= 2:
         torch.set_num_threads(1)  # small models on 2 cores: one thread is faster and steadier
@@ -112,6 +129,20 @@ def setup(seed: int = 0, *, verbose: bool = True) -> Session:
     if verbose:
         print(session)
     return session
+
+
+def read_seed() -> int:
+    """The seed in ``MINIME_SEED`` (default 0); a ValueError names a value that is not one.
+
+    Example:
+        >>> read_seed() >= 0
+        True
+    """
+    value = os.environ.get(SEED_ENV, "0").strip() or "0"
+    if not value.isdigit():
+        raise ValueError(f"{SEED_ENV}={value!r} is not a seed; use a non-negative integer, e.g. "
+                         f"{SEED_ENV}=1")
+    return int(value)
 
 
 def glue(name: str, value, *, display: bool = False) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import random
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
@@ -32,12 +33,12 @@ from torch.nn import functional as nnf
 from minime import metrics
 from minime.data import TensorData
 from minime.models import device_of, predict
+from minime.optimizers import OPTIMIZERS, make_optimizers
 from minime.progress import bar
 
-__all__ = ["Callback", "History", "OPTIMIZERS", "TrainConfig", "device", "evaluate", "fit",
-           "make_optimizers", "set_seed", "split_sparse_parameters"]
+__all__ = ["Callback", "History", "StillImprovingWarning", "TrainConfig", "device", "evaluate",
+           "fit", "set_seed"]
 
-OPTIMIZERS = ("adam", "sparse_adam")
 
 
 def set_seed(seed: int) -> None:
@@ -108,6 +109,15 @@ class History:
         """One value per epoch, e.g. ``history.series("valid_auc_mean")``."""
         return [record[key] for record in self.epochs]
 
+    @property
+    def still_improving(self) -> bool:
+        """True when the best epoch is the last and training stopped at the epoch cap."""
+        return not self.stopped_early and self.best_epoch == len(self.epochs) > 0
+
+
+class StillImprovingWarning(UserWarning):
+    """:func:`fit` reached its epoch cap while the validation AUC was still improving."""
+
 
 Callback = Callable[[nn.Module, dict], None]
 
@@ -156,7 +166,8 @@ def fit(model: nn.Module, train: TensorData, valid: TensorData, config: TrainCon
     model is evaluated on ``valid``; each callback is then called as ``callback(model, record)``
     and may add entries to ``record`` (e.g. IA per field). Training stops after
     ``config.patience`` epochs without improvement; with ``restore_best`` the model ends with
-    its best epoch's weights.
+    its best epoch's weights. When the last epoch is still the best (the cap was reached while
+    improving), a :class:`StillImprovingWarning` says so (``history.still_improving``).
 
     Args:
         model: maps ``(B, F)`` ids to ``(B, T)`` logits; trained in place.
@@ -202,46 +213,11 @@ def fit(model: nn.Module, train: TensorData, valid: TensorData, config: TrainCon
     if config.restore_best and best_state is not None:
         model.load_state_dict(best_state)
     history.seconds = time.perf_counter() - start
+    if history.still_improving and config.epochs > 1:
+        warnings.warn(f"{type(model).__name__}: the best validation AUC is at the last epoch "
+                      f"({config.epochs}, the cap): the model may still improve; raise "
+                      "TrainConfig.epochs", StillImprovingWarning, stacklevel=2)
     return history
-
-
-def split_sparse_parameters(module: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
-    """Split a module's parameters into (sparse-gradient, dense-gradient) lists.
-
-    Sparse ones are the weights of ``nn.Embedding`` layers built with ``sparse=True``; give
-    them to ``torch.optim.SparseAdam`` and the rest to ``torch.optim.Adam``.
-
-    Example:
-        >>> from minime.embedding import FusedEmbedding
-        >>> sparse, dense = split_sparse_parameters(FusedEmbedding([3], 2, sparse=True))
-        >>> len(sparse), len(dense)
-        (1, 0)
-    """
-    sparse_ids = {id(m.weight) for m in module.modules()
-                  if isinstance(m, nn.Embedding) and m.sparse}
-    params = list(module.parameters())
-    return ([p for p in params if id(p) in sparse_ids],
-            [p for p in params if id(p) not in sparse_ids])
-
-
-def make_optimizers(model: nn.Module, config: TrainConfig) -> tuple[list, str]:
-    """The optimisers ``config.optimizer`` asks for, and a one-line description of them."""
-    sparse, dense = split_sparse_parameters(model)
-    if config.optimizer == "adam":
-        if sparse:
-            raise ValueError("the model has sparse embedding tables (sparse_embedding=True), which "
-                             "Adam cannot update: use TrainConfig(optimizer='sparse_adam')")
-        opt = torch.optim.Adam(dense, lr=config.lr, weight_decay=config.weight_decay)
-        return [opt], (f"Adam(lr={config.lr}, weight_decay={config.weight_decay}), dense "
-                       f"gradients, {len(dense)} tensors")
-    if not sparse:
-        raise ValueError("optimizer='sparse_adam' needs sparse embedding tables: build the model "
-                         "with a config whose sparse_embedding=True")
-    opts = [torch.optim.SparseAdam(sparse, lr=config.lr)]
-    if dense:
-        opts.append(torch.optim.Adam(dense, lr=config.lr, weight_decay=config.weight_decay))
-    return opts, (f"SparseAdam(lr={config.lr}) on {len(sparse)} sparse table(s) + "
-                  f"Adam(lr={config.lr}, weight_decay={config.weight_decay}) on {len(dense)} tensors")
 
 
 def _train_epoch(model, train, optimizers, weights, config, generator, bar) -> float:

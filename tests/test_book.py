@@ -89,3 +89,21 @@ def test_package_dependencies_are_loose_floors():
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     assert not [d for d in deps if "==" in d or "<" in d], f"pins in pyproject.toml: {deps}"
     assert "torch>=2.1" in deps and "ipywidgets>=7.7" in deps
+
+
+def test_every_citation_has_a_bibliography_entry_and_every_entry_is_cited():
+    bib = (ROOT / "book" / "references.bib").read_text()
+    entries = re.findall(r"^@\w+\{([^,]+),", bib, flags=re.M)
+    assert len(entries) == len(set(entries)) >= 15, f"{len(entries)} entries (need ≥ 15, unique)"
+    cited = {key.strip() for md in sorted((ROOT / "book").glob("*.md"))
+             for keys in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", md.read_text())
+             for key in keys.split(",")}
+    assert cited - set(entries) == set(), f"cited but not in references.bib: {cited - set(entries)}"
+    assert set(entries) - cited == set(), f"in references.bib but cited nowhere: {set(entries) - cited}"
+    for md in sorted((ROOT / "book").glob("[0-9]*.md")):  # a chapter's list names what it cites
+        text = md.read_text()
+        head, _, refs = text.partition("## References")
+        used = {k.strip() for keys in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", head)
+                for k in keys.split(",")}
+        listed = set(re.findall(r"\{cite:t\}`([^`]+)`", refs))
+        assert used <= listed, f"{md.name}: cited but missing from its References: {used - listed}"

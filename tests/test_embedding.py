@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from minime.embedding import FusedEmbedding, MultiEmbedding
-from minime.train import split_sparse_parameters
+from minime.optimizers import split_sparse_parameters
 
 FIELD_DIMS = (3, 7, 20, 50)
 

@@ -52,6 +52,22 @@ def test_bucket_auc_equals_auc_on_the_masked_rows():
         assert got["planted"][t] == metrics.auc(y[planted, t], logits[planted, t])
 
 
+def test_bucket_logloss_equals_logloss_on_the_masked_observed_rows():
+    data = make_data()
+    observed = rng.random((200, 2)) < 0.7
+    data.meta["label_mask"] = torch.as_tensor(observed)
+    logits = rng.normal(size=(200, 2))
+    mask = rng.random(200) < 0.5
+    got = analysis.bucket_logloss(logits, data, {"half": mask, "none": np.zeros(200, bool)})
+    y = data.y.numpy()
+    for t in range(2):
+        rows = mask & observed[:, t]
+        p = 1 / (1 + np.exp(-logits[rows, t]))
+        want = -np.mean(y[rows, t] * np.log(p) + (1 - y[rows, t]) * np.log(1 - p))
+        assert got["half"][t] == pytest.approx(want, rel=1e-12)
+    assert np.isnan(got["none"]).all()
+
+
 def test_bucket_auc_scores_a_model_and_gives_nan_for_one_class():
     data = make_data()
     model = TwoTower()

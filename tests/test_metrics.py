@@ -184,8 +184,39 @@ def test_bad_inputs_raise_clear_errors(message):
 @pytest.mark.parametrize("name", metrics.__all__)
 def test_public_names_are_documented(name):
     doc = getattr(metrics, name).__doc__
-    assert doc and (name == "GroupAUC" or all(k in doc for k in ("Args:", "Returns:", "Example:")))
+    assert doc and (name in ("GroupAUC", "Calibration")  # result tuples: fields documented
+                    or all(k in doc for k in ("Args:", "Returns:", "Example:")))
 
 
 def test_docstring_examples_run():
     assert doctest.testmod(metrics, raise_on_error=False).failed == 0
+
+
+def test_calibration_matches_a_direct_computation_and_logits_agree():
+    rng = np.random.default_rng(3)
+    p = rng.beta(1, 12, size=1_003)
+    y = (rng.random(1_003) < p).astype(int)
+    got = metrics.calibration(y, p, bins=7)
+    order = np.argsort(p, kind="stable")
+    cuts = [round(b * len(p) / 7) for b in range(8)]
+    rows = [order[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
+    np.testing.assert_allclose(got.predicted, [p[r].mean() for r in rows], rtol=1e-12)
+    np.testing.assert_allclose(got.observed, [y[r].mean() for r in rows], rtol=1e-12)
+    assert got.count.tolist() == [len(r) for r in rows] and got.count.sum() == len(p)
+    ece = sum(len(r) * abs(y[r].mean() - p[r].mean()) for r in rows) / len(p)
+    assert got.ece == pytest.approx(ece, rel=1e-12)
+    from_logits = metrics.calibration(y, np.log(p / (1 - p)), bins=7, logits=True)
+    np.testing.assert_allclose(from_logits.predicted, got.predicted, rtol=1e-9)
+    assert from_logits.observed.tolist() == got.observed.tolist()
+
+
+def test_calibration_sees_a_miscalibrated_model_and_refuses_bad_inputs():
+    rng = np.random.default_rng(4)
+    p = rng.uniform(0.01, 0.3, size=50_000)
+    y = (rng.random(50_000) < p).astype(int)
+    calibrated, doubled = metrics.calibration(y, p), metrics.calibration(y, np.minimum(2 * p, 1))
+    assert calibrated.ece < 0.01 < doubled.ece  # predicting twice the rate is seen
+    with pytest.raises(ValueError, match="bins must be between 1 and the number of rows 3"):
+        metrics.calibration([0, 1, 1], [0.1, 0.5, 0.9], bins=4)
+    with pytest.raises(ValueError, match="probabilities in \\[0, 1\\]"):
+        metrics.calibration([0, 1], [0.1, 1.5])

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from minime import models
-from minime.train import split_sparse_parameters
+from minime.optimizers import split_sparse_parameters
 from minime.models import MODELS, PRESETS, CTRConfig
 
 FIELD_DIMS = (3, 7, 20, 50)

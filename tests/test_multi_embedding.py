@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from minime import data, models
-from minime.train import split_sparse_parameters
+from minime.optimizers import split_sparse_parameters
 from minime.interaction import CrossNetV2
 from minime.models import MEConfig, MultiEmbeddingModel, as_single_embedding
 from test_models import train  # full-batch Adam, losses before every step

@@ -11,7 +11,7 @@ from torch import nn
 
 from minime import blocks, data, experts, models, train
 from minime.embedding import FusedEmbedding, MultiEmbedding
-from minime.train import split_sparse_parameters
+from minime.optimizers import split_sparse_parameters
 from minime.models import MTL_MODELS, MTLConfig
 
 FIELD_DIMS = (6, 5, 4)

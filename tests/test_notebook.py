@@ -3,6 +3,7 @@
 import sys
 
 import plotly.graph_objects as go
+import pytest
 import plotly.io as pio
 import torch
 
@@ -61,3 +62,18 @@ def test_glue_turns_numpy_and_torch_scalars_into_python_numbers(monkeypatch):
     notebook.glue("a", np.float64(2.5))
     notebook.glue("b", torch.tensor(3))
     assert stored == {"a": 2.5, "b": 3} and type(stored["a"]) is float and type(stored["b"]) is int
+
+
+def test_setup_takes_its_seed_from_minime_seed(monkeypatch):
+    monkeypatch.setenv("MINIME_SEED", "2")
+    ctx = notebook.setup(verbose=False)
+    assert ctx.seed == 2 and ctx.seeds((0, 1, 2)) == (2, 3, 4)
+    first = torch.rand(2)
+    torch.manual_seed(2)
+    assert torch.equal(first, torch.rand(2))  # setup seeded torch with it
+    assert notebook.setup(5, verbose=False).seed == 5  # an explicit seed wins
+    monkeypatch.delenv("MINIME_SEED")
+    assert notebook.setup(verbose=False).seed == 0
+    monkeypatch.setenv("MINIME_SEED", "one")
+    with pytest.raises(ValueError, match="MINIME_SEED='one' is not a seed"):
+        notebook.setup(verbose=False)

@@ -21,7 +21,7 @@ LAYERS = {
     "embedding": 2,
     "blocks": 3,
     "interaction": 4, "experts": 4,
-    "models": 5,
+    "models": 5, "optimizers": 5,
     "train": 6, "analysis": 6,
     "plots": 7,
     "studies": 8,

@@ -2,6 +2,7 @@
 and refuses inputs it cannot train on with a clear error."""
 
 import dataclasses
+import warnings
 
 import numpy as np
 import pytest
@@ -106,3 +107,15 @@ def test_predict_keeps_row_order_and_mode(split):
     with torch.no_grad():
         model.eval()
         assert torch.allclose(logits, model(split.valid.x), atol=1e-6)
+
+
+def test_a_run_that_ends_at_its_best_epoch_warns_and_a_plateau_stops(split):
+    config = dataclasses.replace(FAST, epochs=2, patience=5, lr=1e-2)
+    with pytest.warns(train.StillImprovingWarning, match="best validation AUC is at the last epoch"):
+        _, history = fitted(split, config=config)
+    assert history.still_improving and history.best_epoch == len(history.epochs) == 2
+    frozen = dataclasses.replace(FAST, epochs=5, patience=1, lr=1e-12)  # nothing moves: a plateau
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", train.StillImprovingWarning)
+        _, flat = fitted(split, config=frozen)
+    assert flat.stopped_early and not flat.still_improving and len(flat.epochs) == 3

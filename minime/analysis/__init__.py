@@ -21,8 +21,8 @@ from minime.analysis.entanglement import (band_shares, conflict_subset, distance
 from minime.analysis.gates import gate_weights, task_gate_mass
 from minime.analysis.gradients import TaskGradients, gradient_conflict, row_gradient_cosines
 from minime.analysis.tables import embedding_of, field_tables, row_mask
-from minime.analysis.transfer import (bucket_auc, conflict_buckets, feedback_buckets, oracle_auc,
-                                      transfer)
+from minime.analysis.transfer import (bucket_auc, bucket_logloss, conflict_buckets,
+                                      feedback_buckets, oracle_auc, transfer)
 from minime.analysis.spectrum import (effective_rank, erank_from_singular_values,
                                      ia_from_singular_values, information_abundance,
                                      singular_values)
@@ -34,7 +34,7 @@ __all__ = ["IACallback", "SpectrumReport", "block_norms", "collapse_ratio", "eff
            "set_spectra", "similarity_summary", "singular_values", "snapshot",
            "sub_embedding_ia",
            # entanglement
-           "TaskGradients", "band_shares", "bucket_auc", "conflict_buckets", "conflict_subset",
+           "TaskGradients", "band_shares", "bucket_auc", "bucket_logloss", "conflict_buckets", "conflict_subset",
            "distance_bands", "distinct_pairs", "feedback_buckets", "gate_weights",
            "gradient_conflict", "row_gradient_cosines", "spearman", "task_gate_mass", "transfer",
            "user_item_distances"]

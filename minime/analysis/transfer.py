@@ -24,7 +24,8 @@ from minime.analysis.tables import row_mask
 from minime.data import TensorData
 from minime.models import predict
 
-__all__ = ["bucket_auc", "conflict_buckets", "feedback_buckets", "oracle_auc", "transfer"]
+__all__ = ["bucket_auc", "bucket_logloss", "conflict_buckets", "feedback_buckets", "oracle_auc",
+           "transfer"]
 
 
 def _auc_or_nan(y: np.ndarray, s: np.ndarray) -> float:
@@ -52,6 +53,31 @@ def bucket_auc(logits_or_model, data: TensorData, buckets: Mapping[str, object],
         ...            {"all": np.ones(4, bool)})
         {'all': [1.0, 0.75]}
     """
+    return _per_bucket(logits_or_model, data, buckets, batch_size, _auc_or_nan)
+
+
+def bucket_logloss(logits_or_model, data: TensorData, buckets: Mapping[str, object], *,
+                   batch_size: int = 16384) -> dict[str, list[float]]:
+    """Logloss of every task on every bucket of rows (calibration beside :func:`bucket_auc`).
+
+    Args:
+        logits_or_model, data, buckets, batch_size: as :func:`bucket_auc`.
+
+    Returns:
+        ``{bucket: [logloss_t for t in tasks]}`` over the bucket's rows where task t's label is
+        observed; NaN for a bucket without such rows.
+
+    Example:
+        >>> data = TensorData([[0], [1]], [[1], [0]], (2,))
+        >>> [round(v, 6) for v in bucket_logloss(np.array([[0.0], [0.0]]), data, {"all": None})["all"]]
+        [0.693147]
+    """
+    return _per_bucket(logits_or_model, data, buckets, batch_size, _logloss_or_nan)
+
+
+def _per_bucket(logits_or_model, data: TensorData, buckets, batch_size: int,
+                score) -> dict[str, list[float]]:
+    """``score(y, logits)`` of every task on every bucket's observed rows."""
     if isinstance(logits_or_model, nn.Module):
         logits_or_model = predict(logits_or_model, data, batch_size=batch_size)
     if isinstance(logits_or_model, torch.Tensor):
@@ -62,8 +88,13 @@ def bucket_auc(logits_or_model, data: TensorData, buckets: Mapping[str, object],
     y = data.y.cpu().numpy()
     masks = {name: row_mask(data, m) for name, m in buckets.items()}
     observed = [data.observed(t).cpu().numpy() for t in range(data.num_tasks)]
-    return {name: [_auc_or_nan(y[m & o, t], s[m & o, t]) for t, o in enumerate(observed)]
+    return {name: [score(y[m & o, t], s[m & o, t]) for t, o in enumerate(observed)]
             for name, m in masks.items()}
+
+
+def _logloss_or_nan(y: np.ndarray, s: np.ndarray) -> float:
+    """metrics.logloss of logits, or NaN for no rows."""
+    return metrics.logloss(y, s, logits=True) if len(y) else float("nan")
 
 
 def conflict_buckets(data: TensorData, key: str = "conflict") -> dict[str, np.ndarray]:

@@ -12,7 +12,7 @@ from minime.plots.routing import gate_mass_vs_volume, gate_slider
 from minime.plots.scaling import metric_panels
 from minime.plots.slider import matrix_slider, slider_figure
 from minime.plots.theme import PALETTE, TEMPLATE, styled
-from minime.plots.training import auc_vs_oracle, training_curves
+from minime.plots.training import auc_vs_oracle, reliability, training_curves
 from minime.plots.world import field_cardinalities, id_frequency, zipf_slider
 
 __all__ = [
@@ -20,5 +20,5 @@ __all__ = [
     "id_frequency", "matrix_slider", "metric_panels", "slider_figure", "styled", "training_curves", "zipf_slider",
     "ia_bars", "ia_curves", "spectrum_heatmap", "spectrum_slider", "sub_embedding_heatmap",
     "bucket_bars", "distance_histograms", "gate_heatmap", "gradient_conflict_bars",
-    "task_affinity_slider", "gate_mass_vs_volume", "gate_slider",
+    "task_affinity_slider", "gate_mass_vs_volume", "gate_slider", "reliability",
 ]

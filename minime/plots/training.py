@@ -1,4 +1,4 @@
-"""Figures of training runs: validation curves and AUC against the oracle's."""
+"""Figures of training runs: validation curves, AUC against the oracle's, reliability curves."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from plotly.subplots import make_subplots
 
 from minime.plots.theme import PALETTE, styled
 
-__all__ = ["auc_vs_oracle", "training_curves"]
+__all__ = ["auc_vs_oracle", "reliability", "training_curves"]
 
 
 def training_curves(histories: Mapping[str, object], *,
@@ -78,3 +78,37 @@ def auc_vs_oracle(model_auc: Mapping[str, float], oracle_auc: float, *,
     low = min([0.5, *model_auc.values(), *(v for vs in (other or {}).values() for v in vs)])
     fig.update_xaxes(range=[low - 0.02, max(oracle_auc, *model_auc.values()) + 0.03], title="AUC")
     return styled(fig, title, height=120 + 60 * len(names))
+
+
+def reliability(curves: Mapping[str, object], *,
+                title: str = "Reliability: predicted against observed rate") -> go.Figure:
+    """Predicted against observed positive rate per bin, one line per model, and the diagonal.
+
+    Args:
+        curves: model name -> :class:`minime.metrics.Calibration` (or anything with
+            ``predicted``, ``observed``, ``count`` and ``ece``).
+        title: figure title.
+
+    Returns:
+        A plotly Figure, log-log axes (CTRs span orders of magnitude), ECE in the legend.
+
+    Example:
+        >>> from minime import metrics
+        >>> c = metrics.calibration([0, 0, 1, 1], [0.1, 0.3, 0.6, 0.8], bins=2)
+        >>> len(reliability({"model": c}).data)
+        2
+    """
+    fig = go.Figure()
+    ends = [v for c in curves.values() for v in (*c.predicted, *c.observed) if v > 0]
+    low, high = (min(ends), max(ends)) if ends else (1e-3, 1.0)
+    fig.add_trace(go.Scatter(x=[low, high], y=[low, high], mode="lines", name="calibrated",
+                             line=dict(color="black", dash="dash")))
+    for i, (name, c) in enumerate(curves.items()):
+        fig.add_trace(go.Scatter(x=c.predicted, y=c.observed, mode="lines+markers",
+                                 name=f"{name} (ECE {c.ece:.4f})", line=dict(color=PALETTE[i % len(PALETTE)]),
+                                 customdata=c.count,
+                                 hovertemplate="predicted %{x:.4f}<br>observed %{y:.4f}<br>"
+                                               "%{customdata} rows<extra></extra>"))
+    fig.update_xaxes(title="mean predicted probability (bin)", type="log")
+    fig.update_yaxes(title="observed positive rate (bin)", type="log")
+    return styled(fig, title)

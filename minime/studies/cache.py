@@ -44,7 +44,7 @@ __all__ = ["CACHE_ENV", "CODE_MODULES", "cache_dir", "cached", "clear_cache", "c
 CACHE_ENV = "MINIME_CACHE"  # the environment variable naming the cache directory
 #: The parts of minime a trained result depends on (files, or packages hashed whole).
 CODE_MODULES = ("analysis", "data", "models", "studies", "blocks.py", "embedding.py",
-                "experts.py", "interaction.py", "metrics.py", "train.py")
+                "experts.py", "interaction.py", "metrics.py", "optimizers.py", "train.py")
 
 
 def cache_dir() -> Path:

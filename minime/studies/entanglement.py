@@ -134,7 +134,7 @@ def entanglement_study(split: Split, specs: Mapping[str, tuple[str, dict]], *,
         :class:`~minime.studies.Results`, one record per (seed, model), single-task models
         first: label, model, options, seed, tasks (the task indices it predicts), seconds, epochs,
         best_epoch, history (per-epoch train loss and validation AUC; :func:`as_history` wraps
-        it), auc (bucket -> AUC per task it predicts), transfer (bucket -> AUC − single-task AUC
+        it), auc and logloss (bucket -> per task it predicts), transfer (bucket -> AUC − single-task AUC
         per task; multi-task models only), distances (set name, :func:`set_names` -> distances
         of the distinct test pairs, in :func:`minime.analysis.distinct_pairs` order), gates
         (bucket -> (T, E) mean gate weights; multi-task models only), owners (each expert's
@@ -173,8 +173,10 @@ def entanglement_study(split: Split, specs: Mapping[str, tuple[str, dict]], *,
         seed, label, name, options, tasks = run
         net, rows, part = fit_model(name, options, split, config, seeded(train_config, seed), dev,
                                     tasks)
+        logits = models.predict(net, rows.test)
         record = {"label": label, "model": name, "options": stable(options), "seed": seed,
-                  "tasks": tasks, **part, "auc": analysis.bucket_auc(net, rows.test, buckets),
+                  "tasks": tasks, **part, "auc": analysis.bucket_auc(logits, rows.test, buckets),
+                  "logloss": analysis.bucket_logloss(logits, rows.test, buckets),
                   "distances": {table: analysis.user_item_distances(net, pairs, embedding_set=k,
                                                                     **fields)
                                 for table, k in set_names(net, len(tasks)).items()}}

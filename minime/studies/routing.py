@@ -42,8 +42,8 @@ def routing_study(split: Split, specs: Mapping[str, tuple[str, dict]], *,
 
     Returns:
         :class:`~minime.studies.Results`, one record per (seed, model): label, model,
-        options, seed, seconds, epochs, best_epoch, history, auc (per task, on its observed test
-        rows), gates (``(T, E)``: task t's mean gate over ITS test rows,
+        options, seed, seconds, epochs, best_epoch, history, auc and logloss (per task, on its
+        observed test rows), gates (``(T, E)``: task t's mean gate over ITS test rows,
         :func:`minime.analysis.task_gate_mass`), owners (each expert's task, T = shared),
         parameters (``{"embedding": n, "total": n}``), rows and positives (per task, in
         ``split.train``'s observed labels).
@@ -77,8 +77,9 @@ def routing_study(split: Split, specs: Mapping[str, tuple[str, dict]], *,
         seed, label, name, options = run
         net, parts, fitted = fit_model(name, options, split, config, seeded(train_config, seed),
                                        dev)
+        scores = train.evaluate(net, parts.test)
         return {"label": label, "model": name, "options": stable(options), "seed": seed,
-                **fitted, "auc": train.evaluate(net, parts.test)["auc"],
+                **fitted, "auc": scores["auc"], "logloss": scores["logloss"],
                 "gates": analysis.task_gate_mass(net, parts.test), "owners": net.expert_owners(),
                 "parameters": {"embedding": models.num_parameters(net.embedding),
                                "total": models.num_parameters(net)},
