@@ -76,7 +76,7 @@ def test_geometry_of_the_references(runs):
 def test_stat_and_table(runs):
     stat = runs[0].stat(("auc", "conflict", 1), label="MMoE")
     assert stat.mean == runs[0][2]["auc"]["conflict"][1] and stat.std == 0.0 and stat.n == 1
-    table = studies.auc_table(runs[0], ("click", "convert"))
+    table = studies.bucket_table(runs[0], ("click", "convert"))
     rows = {row[0]: row[1:] for row in table.rows}
     assert set(rows) == {"single task 1", "single task 2", "MMoE", "STEM"}
     assert rows["single task 2"][:3] == ["", "", ""] and rows["single task 2"][3]  # task 2 only

@@ -190,3 +190,13 @@ def test_two_steps_then_loss_decreases_on_the_tiny_world(name):
     assert model(ids[:8]).shape == (8, world.num_tasks)
     losses = train(model, ids, labels, steps=50)
     assert losses[-1] < losses[0] - 0.1, (losses[0], losses[-1])
+
+
+@pytest.mark.parametrize("field_dims", [(50, 20), (20_000, 300)])
+def test_the_paper_preset_draws_tables_at_criteo_scale_whatever_the_vocabulary(field_dims):
+    torch.manual_seed(0)
+    table = models.build("dcnv2", field_dims, "paper").embedding.table.weight
+    expected = (6.0 / (1_086_810 + 10)) ** 0.5 / 3 ** 0.5  # xavier-uniform's std on Criteo's table
+    assert table.std().item() == pytest.approx(expected, rel=0.05)
+    small = models.build("dcnv2", field_dims, "default").embedding.table.weight  # xavier here
+    assert small.std().item() > 3 * expected

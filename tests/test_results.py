@@ -50,6 +50,16 @@ def test_paired_difference_matches_a_loop_over_shared_seeds():
     assert flipped.wins == 3 - paired.wins
 
 
+def test_paired_sign_reads_every_pair():
+    def sign(diffs):
+        runs = Results([{"label": "a", "seed": s, "v": d} for s, d in enumerate(diffs)] +
+                       [{"label": "b", "seed": s, "v": 0.0} for s in range(len(diffs))])
+        return runs.paired("v", "a", "b").sign
+
+    assert (sign([0.1, 0.2]), sign([-0.1, -0.3]), sign([0.1, -0.1]), sign([0.2, 0.0])) == \
+        ("ahead", "behind", "mixed", "mixed")
+
+
 def test_paired_refuses_ambiguous_or_disjoint_arms():
     doubled = Results(RUNS + [dict(RUNS[0])])
     with pytest.raises(ValueError, match="two records with seed=0"):

@@ -209,3 +209,13 @@ def test_any_planted_rank_is_exact_and_oracle_consistent(ranks, pair_specific, s
                + sum(truth.field_factors[i][x[n, i]] @ a @ truth.field_factors[j][x[n, j]]
                      for (i, j), a in truth.pair_matrices.items()) for n in range(5)]
     np.testing.assert_allclose(world.data.meta["oracle_logit"][:5, 0], by_hand, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("preset", ["ctr", "ctr_pair_specific"])
+def test_the_planted_rank_per_field_is_the_configured_one(preset):
+    world = make_world(preset, num_rows=1_000, seed=0)
+    configured = world.config.field_ranks()
+    for f, V in enumerate(world.field_dims):
+        assert world.truth.field_rank(f) == min(V, configured[f]), world.field_names[f]
+    if preset == "ctr_pair_specific":  # the roomy world: some field needs more than a 16-wide table
+        assert max(min(V, r) for V, r in zip(world.field_dims, configured)) > 16

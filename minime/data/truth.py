@@ -65,6 +65,16 @@ class Truth:
         """T, the number of tasks."""
         return len(self.task_bias)
 
+    def field_rank(self, field: int) -> int:
+        """The rank of what field ``field``'s ids must encode for the pair terms (numpy's rank).
+
+        The matrix ``[T_f A_fj for every partner j]`` (``A_jfᵀ`` where ``f`` is second): every
+        direction an embedding of the field needs to reproduce its planted interactions.
+        """
+        blocks = [self.field_factors[field] @ (a if i == field else a.T)
+                  for (i, j), a in self.pair_matrices.items() if field in (i, j)]
+        return int(np.linalg.matrix_rank(np.hstack(blocks))) if blocks else 0
+
     def shared_logit(self, x: np.ndarray) -> np.ndarray:
         """First-order plus pair terms, the part shared by all tasks: (N, F) ids -> (N,) float64."""
         ids = [np.ascontiguousarray(col) for col in np.asarray(x).T]  # F × (N,)

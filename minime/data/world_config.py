@@ -91,6 +91,25 @@ class WorldConfig:
         found = [k for k, f in enumerate(self.all_fields()) if f.role == role]
         return found[0] if found else None
 
+    def field_ranks(self) -> tuple[int, ...]:
+        """Directions each field's planted pair terms need, before its cardinality caps them.
+
+        Shared factors: ``max_j r_ij`` (one factor serves every partner); ``pair_specific``: the
+        sum ``Σ_j r_ij`` (a block per partner), the setting whose truth outgrows a narrow table.
+
+        Example:
+            >>> cfg = WorldConfig(fields=(FieldSpec("a", 50), FieldSpec("b", 50), FieldSpec("c", 50)),
+            ...                   rank=2, pair_specific=True)
+            >>> cfg.field_ranks(), dataclasses.replace(cfg, pair_specific=False).field_ranks()
+            ((4, 4, 4), (2, 2, 2))
+        """
+        ranks = [[] for _ in self.all_fields()]
+        for i, j, r in self.pair_list():
+            ranks[i].append(r)
+            ranks[j].append(r)
+        combine = sum if self.pair_specific else (lambda rs: max(rs, default=0))
+        return tuple(int(combine(rs)) for rs in ranks)
+
     def pair_list(self) -> list[tuple[int, int, int]]:
         """The planted pairs as ``(i, j, r_ij)`` with field indices ``i < j``, sorted."""
         names = [f.name for f in self.all_fields()]

@@ -10,13 +10,16 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
+from functools import partial
 from types import MappingProxyType
 from typing import Callable, ClassVar, Mapping, Optional
 
-from torch import Tensor
+from torch import Tensor, nn
 
-__all__ = ["CTRConfig", "PRESETS", "Presets", "from_presets", "resolve", "resolve_config"]
+__all__ = ["CRITEO_VOCABULARY", "CRITEO_XAVIER_BOUND", "CTRConfig", "PRESETS", "Presets",
+           "from_presets", "resolve", "resolve_config"]
 
 
 class Presets:
@@ -62,12 +65,21 @@ class CTRConfig(Presets):
 
 
 
+#: Criteo's vocabulary under Guo et al.'s preprocessing (39 fields, min count 10, OOV buckets).
+CRITEO_VOCABULARY = 1_086_810
+#: The bound of xavier-uniform over a (CRITEO_VOCABULARY, 10) table: the scale Guo et al.'s tables
+#: start at (std bound / √3 ≈ 1.36e-3). Xavier over a small vocabulary starts far larger.
+CRITEO_XAVIER_BOUND = math.sqrt(6.0 / (CRITEO_VOCABULARY + 10))
+
 #: Named configurations. ``paper`` is the official multi-embedding code's setting
-#: (thuml/Multi-Embedding ``main.py``: embed 10, MLP (400, 400), 4 cross layers, BN, dropout 0.2).
+#: (thuml/Multi-Embedding ``main.py``: embed 10, MLP (400, 400), 4 cross layers, BN, dropout 0.2),
+#: its tables drawn at the scale its xavier init gives on Criteo, whatever this world's vocabulary.
 PRESETS: MappingProxyType = MappingProxyType({
     "default": CTRConfig(),
     "paper": CTRConfig(embedding_dim=10, hidden_units=(400, 400), num_cross_layers=4,
-                       batch_norm=True, dropout=0.2),
+                       batch_norm=True, dropout=0.2,
+                       embedding_init=partial(nn.init.uniform_, a=-CRITEO_XAVIER_BOUND,
+                                              b=CRITEO_XAVIER_BOUND)),
     "small": CTRConfig(embedding_dim=4, hidden_units=(16, 8), num_cross_layers=2),  # CI, tests
 })
 CTRConfig.presets = PRESETS  # what CTRConfig.preset reads

@@ -41,7 +41,7 @@ from minime.studies.common import (add_measured, fit_model, resolve_device, run_
                                    train_key)
 from minime.studies.results import Results
 
-__all__ = ["SPECS", "as_history", "auc_table", "entanglement_study", "set_names",
+__all__ = ["SPECS", "as_history", "bucket_table", "entanglement_study", "set_names",
            "single_label", "task_value", "user_gradient_cosines"]
 
 #: The book's multi-task models: label -> (name in ``models.MTL_MODELS``, build keywords).
@@ -243,11 +243,16 @@ def user_gradient_cosines(net: torch.nn.Module, split: Split, *, rows: int = 32_
             "grad_cos_other": float(cos[seen & ~flagged].mean())}
 
 
-def auc_table(results: Results, task_names: Sequence[str], key: str = "auc",
-              buckets: Sequence[str] = ("all", "conflict", "other")):
-    """A table of ``mean ± std`` over seeds: one row per model, a column per task and bucket.
+def bucket_table(results: Results, task_names: Sequence[str], key: str = "auc",
+                 buckets: Sequence[str] = ("all", "conflict", "other")):
+    """A table of ``mean ± std`` over seeds of ``key`` ("auc", "logloss", "transfer"): one row per
+    model, a column per task and bucket. Single-task models fill only their own task's columns.
 
-    Single-task models fill only their own task's columns.
+    Example:
+        >>> from minime.studies.results import Results
+        >>> runs = Results([{"label": "M", "tasks": [0, 1], "auc": {"all": [0.7, 0.6]}}])
+        >>> bucket_table(runs, ("click", "buy"), buckets=("all",)).rows
+        [['M', '0.7000 ± 0.0000', '0.6000 ± 0.0000']]
     """
     return results.table({f"{name}: {b}": task_value(key, b, t)
                           for t, name in enumerate(task_names) for b in buckets})

@@ -89,6 +89,14 @@ class Paired(NamedTuple):
     wins: int
     n: int
 
+    @property
+    def sign(self) -> str:
+        """``"ahead"`` if ``a`` led in every pair, ``"behind"`` if it trailed in every one, else
+        ``"mixed"``: a verdict that does not read more into the mean than the pairs allow."""
+        if self.wins == self.n:
+            return "ahead"
+        return "behind" if bool((self.diffs < 0).all()) else "mixed"
+
     def __str__(self) -> str:
         return f"{self.mean:+.4f} ± {self.std:.4f} (ahead in {self.wins} of {self.n})"
 
