@@ -122,3 +122,13 @@ def test_row_gradient_cosines_refuse_multi_embedding_models(split):
 def test_task_affinity_slider_checks_shapes():
     with pytest.raises(ValueError, match="three"):
         plots.task_affinity_slider({"0°": (np.zeros(3), np.zeros(2), np.zeros(3, bool))})
+
+
+def test_a_world_without_conflict_users_has_an_empty_bucket_and_no_error():
+    split = data.make_world("tiny", num_rows=1_500, seed=0, conflict_fraction=0.0).split()
+    runs = studies.entanglement_study(split, {"MMoE": studies.SPECS["MMoE"]}, config="small",
+                                      train_config=TRAIN, feedback=None, cache=False,
+                                      progress=False)
+    mmoe = runs.select(label="MMoE")[0]
+    assert np.isnan(mmoe["auc"]["conflict"]).all() and "conflict" not in mmoe["gates"]
+    assert set(mmoe["gates"]) == {"all", "other"}

@@ -201,6 +201,22 @@ def test_bucket_bars_one_colour_per_model_and_a_reference_line():
         plots.bucket_bars({})
 
 
+def test_bucket_bars_slider_one_step_per_run_and_a_range_over_negative_bars():
+    steps = {"0°": {"MMoE": {"conflict": 0.01, "other": 0.02}, "STEM": {"conflict": 0.03, "other": 0.0}},
+             "90°": {"MMoE": {"other": 0.05, "conflict": -0.04}, "STEM": {"conflict": 0.0, "other": 0.01}}}
+    fig = plots.bucket_bars_slider(steps, prefix="θ = ", y_title="transfer")
+    assert [t.name for t in fig.data] == ["MMoE", "STEM"] * 2
+    assert [t.visible for t in fig.data] == [True, True, False, False]
+    assert fig.layout.sliders[0].steps[1].args[0]["visible"] == [False, False, True, True]
+    assert list(fig.data[2].x) == ["conflict", "other"] and list(fig.data[2].y) == [-0.04, 0.05]
+    low, high = fig.layout.yaxis.range
+    assert low < -0.04 and high > 0.05 and fig.layout.shapes[0].y0 == 0.0
+    with pytest.raises(ValueError, match="the first step"):
+        plots.bucket_bars_slider({"a": {"M": {"x": 1.0}}, "b": {"M": {"y": 1.0}}})
+    with pytest.raises(ValueError, match="at least one step"):
+        plots.bucket_bars_slider({})
+
+
 def test_gradient_conflict_bars_one_bar_per_pair_of_tasks():
     cos = np.array([[1.0, -0.4, 0.2], [-0.4, 1.0, 0.1], [0.2, 0.1, 1.0]])
     fig = plots.gradient_conflict_bars({"MMoE": cos, "STEM": np.eye(3)}, ["a", "b", "c"])

@@ -43,7 +43,7 @@ from torch import Tensor, nn
 
 from minime.analysis.spectrum import (erank_from_singular_values, ia_from_singular_values,
                                      singular_values)
-from minime.analysis.tables import MODES, check_options, embedding_of, field_tables, kept_rows
+from minime.analysis.tables import check_options, embedding_of, field_tables, kept_rows
 from minime.embedding import FusedEmbedding, MultiEmbedding
 
 __all__ = ["SpectrumReport", "collapse_ratio", "field_spectra", "set_spectra", "snapshot",

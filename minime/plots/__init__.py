@@ -5,7 +5,8 @@ from minime.plots.collapse import (
     ia_bars, ia_curves, spectrum_heatmap, spectrum_slider, sub_embedding_heatmap,
 )
 from minime.plots.entanglement import (
-    bucket_bars, distance_histograms, gate_heatmap, gradient_conflict_bars, task_affinity_slider,
+    bucket_bars, bucket_bars_slider, distance_histograms, gate_heatmap, gradient_conflict_bars,
+    task_affinity_slider,
 )
 from minime.plots.flow import flow_diagram
 from minime.plots.routing import gate_mass_vs_volume, gate_slider
@@ -19,6 +20,6 @@ __all__ = [
     "PALETTE", "TEMPLATE", "auc_vs_oracle", "bars_slider", "grouped_bars", "field_cardinalities", "flow_diagram",
     "id_frequency", "matrix_slider", "metric_panels", "slider_figure", "styled", "training_curves", "zipf_slider",
     "ia_bars", "ia_curves", "spectrum_heatmap", "spectrum_slider", "sub_embedding_heatmap",
-    "bucket_bars", "distance_histograms", "gate_heatmap", "gradient_conflict_bars",
+    "bucket_bars", "bucket_bars_slider", "distance_histograms", "gate_heatmap", "gradient_conflict_bars",
     "task_affinity_slider", "gate_mass_vs_volume", "gate_slider", "reliability",
 ]

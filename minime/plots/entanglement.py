@@ -15,8 +15,8 @@ from minime.plots.bars import grouped_bars
 from minime.plots.slider import slider_figure
 from minime.plots.theme import PALETTE, styled
 
-__all__ = ["BAND_COLORS", "OTHER_COLOR", "bucket_bars", "distance_histograms", "gate_heatmap",
-           "gradient_conflict_bars", "task_affinity_slider"]
+__all__ = ["BAND_COLORS", "OTHER_COLOR", "bucket_bars", "bucket_bars_slider", "distance_histograms",
+           "gate_heatmap", "gradient_conflict_bars", "task_affinity_slider"]
 
 #: RecScope's colours for a table's own bands: bottom 40 % green, middle blue, top 40 % orange.
 BAND_COLORS = {"near": PALETTE[2], "middle": PALETTE[0], "far": PALETTE[1]}
@@ -159,15 +159,68 @@ def bucket_bars(values: Mapping[str, Mapping[str, float]], *,
         >>> [t.name for t in fig.data], list(fig.data[0].x), fig.layout.shapes[0].y0
         (['MMoE', 'STEM'], ['conflict', 'other'], 0.0)
     """
+    buckets, series = _bucket_series(values)
+    return _reference_bars(buckets, series, reference, x_title=x_title, y_title=y_title,
+                           title=title)
+
+
+def _bucket_series(values: Mapping[str, Mapping[str, float]]) -> tuple[list, dict]:
+    """The buckets (first model's order) and model -> one value per bucket; checks they match."""
     if not values:
         raise ValueError("bucket_bars needs at least one model")
     buckets = list(next(iter(values.values())))
     if any(set(v) != set(buckets) for v in values.values()):
         raise ValueError(f"every model needs the buckets {buckets}, got "
                          f"{ {m: list(v) for m, v in values.items()} }")
-    series = {model: [v[b] for b in buckets] for model, v in values.items()}
-    return _reference_bars(buckets, series, reference, x_title=x_title, y_title=y_title,
-                           title=title)
+    return buckets, {model: [v[b] for b in buckets] for model, v in values.items()}
+
+
+def bucket_bars_slider(steps: Mapping[str, Mapping[str, Mapping[str, float]]], *,
+                       prefix: str = "", y_title: str = "AUC − single-task AUC",
+                       reference: float = 0.0, x_title: str = "bucket",
+                       title: str | None = None) -> go.Figure:
+    """:func:`bucket_bars` for several precomputed runs (e.g. one per angle θ), with a slider.
+
+    Unlike :func:`minime.plots.bars_slider` the bars may be negative (a negative transfer): the y
+    range, fixed over all steps so that bars can be compared while sliding, spans every value and
+    the reference line.
+
+    Args:
+        steps: slider label -> {model -> {bucket -> value}}; every model of every step has the
+            same buckets, drawn in the first model's order of the first step.
+        prefix: text before the current label, e.g. ``"θ = "``.
+        y_title, x_title: axis titles.
+        reference: height of the dashed line (0: no transfer).
+        title: figure title.
+
+    Returns:
+        A plotly Figure: per step, one Bar per model over the buckets; one step visible at a time.
+
+    Example:
+        >>> fig = bucket_bars_slider({"0°": {"MMoE": {"conflict": 0.01, "other": 0.02}},
+        ...                           "90°": {"MMoE": {"conflict": -0.03, "other": 0.01}}})
+        >>> [t.visible for t in fig.data], fig.layout.yaxis.range[0] < -0.03
+        ([True, False], True)
+    """
+    if not steps:
+        raise ValueError("bucket_bars_slider needs at least one step")
+    first = _bucket_series(next(iter(steps.values())))[0]  # every step in the first one's order
+    groups = []
+    for label, values in steps.items():
+        buckets, _ = _bucket_series(values)
+        if set(buckets) != set(first):
+            raise ValueError(f"step {label!r} has the buckets {buckets}, the first step {first}")
+        series = {m: [v[b] for b in first] for m, v in values.items()}
+        groups.append(list(grouped_bars(first, series).data))
+    ys = [float(y) for traces in groups for t in traces for y in t.y] + [float(reference)]
+    low, high = min(ys), max(ys)
+    pad = 0.08 * (high - low or 1.0)
+    fig = slider_figure(groups, list(steps), prefix=prefix, title=title)
+    fig.update_layout(barmode="group")
+    fig.add_hline(y=reference, line=dict(color="black", dash="dash", width=1))
+    fig.update_xaxes(title=x_title)
+    fig.update_yaxes(title=y_title, range=[low - pad, high + pad])
+    return fig
 
 
 def gradient_conflict_bars(cosines: Mapping[str, np.ndarray], task_names: Sequence[str], *,

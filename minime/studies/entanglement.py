@@ -137,7 +137,8 @@ def entanglement_study(split: Split, specs: Mapping[str, tuple[str, dict]], *,
         it), auc and logloss (bucket -> per task it predicts), transfer (bucket -> AUC − single-task AUC
         per task; multi-task models only), distances (set name, :func:`set_names` -> distances
         of the distinct test pairs, in :func:`minime.analysis.distinct_pairs` order), gates
-        (bucket -> (T, E) mean gate weights; multi-task models only), owners (each expert's
+        (bucket -> (T, E) mean gate weights, for every bucket with rows; multi-task models
+        only), owners (each expert's
         task, T = shared).
 
     Raises:
@@ -183,7 +184,7 @@ def entanglement_study(split: Split, specs: Mapping[str, tuple[str, dict]], *,
         if name == "single_task":
             return record
         record["gates"] = {b: analysis.gate_weights(net, rows.test, mask=m)
-                           for b, m in buckets.items()}
+                           for b, m in buckets.items() if m.any()}  # an empty bucket has none
         record["owners"] = net.expert_owners()
         return add_measured(record, measure(net, split) if measure is not None else {})
 

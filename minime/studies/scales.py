@@ -141,9 +141,12 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                       widget_epochs=4)))},
     # 6. STEM against the shared-embedding models
     "ch06": {scale: {**_MTL[scale], **extra} for scale, extra in (
-        ("ci", dict(seeds=(0,), models=("MMoE", "STEM"))),
-        ("book", dict(seeds=(0, 1, 2), models=_CH06_MODELS)),
-        ("full", dict(seeds=(0, 1, 2), models=_CH06_MODELS)))},
+        ("ci", dict(seeds=(0,), models=("MMoE", "STEM"), widget_rows=60_000, widget_epochs=2,
+                    slider_thetas=(0, 45, 90))),
+        ("book", dict(seeds=(0, 1, 2), models=_CH06_MODELS, widget_rows=100_000, widget_epochs=3,
+                      slider_thetas=(0, 30, 60, 90))),
+        ("full", dict(seeds=(0, 1, 2), models=_CH06_MODELS, widget_rows=300_000, widget_epochs=4,
+                      slider_thetas=(0, 15, 30, 45, 60, 75, 90))))},
     # 7. AME, STEM-AL and scenarios: the multicvr world (one head, a long tail of small tasks)
     "ch07": {
         "ci": dict(world="multicvr", num_rows=160_000, split=(0.5, 0.2, 0.3), expert_units=(32, 32),

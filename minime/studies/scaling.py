@@ -37,7 +37,8 @@ import torch
 from minime import analysis, models, train
 from minime.data import Split
 from minime.studies.cache import code_version, data_fingerprint, stable
-from minime.studies.common import add_measured, resolve_device, run_all, seeded, train_key
+from minime.studies.common import (add_measured, fit_model, resolve_device, run_all, seeded,
+                                   train_key)
 from minime.studies.results import Results
 
 __all__ = ["KINDS", "Measure", "scaling_study"]
@@ -135,18 +136,16 @@ def _me_config(scale: int, me_options):
 
 def _run(name, ctr, me, trainer, split: Split, measure, group, dev) -> dict:
     """Seed, build, train, evaluate and measure one configuration: its results."""
-    train.set_seed(trainer.seed)
-    extra = {} if me is None else {"me": me}
-    net = models.build(name, split.train.field_dims, ctr, num_tasks=split.train.num_tasks, **extra)
-    history = train.fit(net, split.train, split.valid, trainer, device=dev)
+    net, _, part = fit_model(name, {} if me is None else {"me": me}, split, ctr, trainer, dev)
     test = train.evaluate(net, split.test, group=group)
     sets = 1 if me is None else me.num_embeddings
     record = {"embedding_dim": ctr.embedding_dim, "total_dim": ctr.embedding_dim * sets,
               "num_embeddings": sets, "num_params": models.num_parameters(net),
               "test_auc": test["auc_mean"], "test_auc_tasks": test["auc"],
-              "test_logloss_tasks": test["logloss"], "valid_auc": history.best_valid_auc,
-              "best_epoch": history.best_epoch, "epochs": len(history.epochs),
-              "seconds": history.seconds, **_ia_record(net, split.train)}
+              "test_logloss_tasks": test["logloss"],
+              "valid_auc": part["history"][part["best_epoch"] - 1]["valid_auc_mean"],
+              "best_epoch": part["best_epoch"], "epochs": part["epochs"],
+              "seconds": part["seconds"], **_ia_record(net, split.train)}
     if group is not None:
         record.update(test_gauc=float(np.mean(test["gauc"])), test_gauc_tasks=test["gauc"])
     measured = measure(net, split) if measure is not None else {}
