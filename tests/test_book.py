@@ -107,3 +107,19 @@ def test_every_citation_has_a_bibliography_entry_and_every_entry_is_cited():
                 for k in keys.split(",")}
         listed = set(re.findall(r"\{cite:t\}`([^`]+)`", refs))
         assert used <= listed, f"{md.name}: cited but missing from its References: {used - listed}"
+
+
+@pytest.mark.parametrize("md", [p for p in SOURCES if p.name[0].isdigit()], ids=lambda p: p.name)
+def test_every_assert_in_a_chapter_states_what_it_measured(md):
+    import ast
+
+    bare = []
+    for kind, source, _ in cells(md):
+        if kind != "code":
+            continue
+        code = "\n".join(line.replace("%", "pass  # %", 1) if line.lstrip().startswith("%") else line
+                         for line in source.splitlines())  # a magic: a statement ast can read
+        bare += [f"{md.name}: assert {ast.unparse(node.test)[:80]}" for node in ast.walk(ast.parse(code))
+                 if isinstance(node, ast.Assert) and node.msg is None]
+    assert not bare, "asserts without a message (state the measured value and the threshold):\n" + \
+        "\n".join(bare)
