@@ -15,21 +15,22 @@ __all__ = ["gate_mass_vs_volume", "gate_slider"]
 
 
 def gate_mass_vs_volume(mass, volumes: Sequence[float], task_names: Sequence[str],
-                        table_names: Sequence[str], *,
-                        title: str = "Gate mass on each table against the task's training rows"
+                        set_names: Sequence[str], *,
+                        title: str = "Gate mass on each embedding set against the task's training rows"
                         ) -> go.Figure:
-    """Each task's gate mass on every table against its data volume, every seed a marker.
+    """Each task's gate mass on every embedding set (AME: one expert per set) against its data
+    volume, every seed a marker.
 
     Args:
-        mass: ``(S, T, K)`` mean gate weights (seeds × tasks × tables), each ``(T, K)`` from
+        mass: ``(S, T, M)`` mean gate weights (seeds × tasks × sets), each ``(T, M)`` from
             :func:`minime.analysis.task_gate_mass`.
         volumes: ``(T,)`` training rows (or positives) of each task; the x axis is logarithmic.
         task_names: the T tasks (hover text).
-        table_names: the K tables, e.g. ``["16-d", "32-d", "64-d"]``: one colour each.
+        set_names: the M embedding sets, e.g. ``["16-d", "32-d", "64-d"]``: one colour each.
         title: figure title.
 
     Returns:
-        A plotly Figure: per table, one marker per (seed, task) and a line through the mean
+        A plotly Figure: per set, one marker per (seed, task) and a line through the mean
         over seeds, tasks ordered by volume.
 
     Example:
@@ -40,16 +41,16 @@ def gate_mass_vs_volume(mass, volumes: Sequence[float], task_names: Sequence[str
     """
     m = np.asarray(mass, dtype=np.float64)
     volumes = np.asarray(volumes, dtype=np.float64)
-    if m.ndim != 3 or m.shape[1:] != (len(task_names), len(table_names)) or \
+    if m.ndim != 3 or m.shape[1:] != (len(task_names), len(set_names)) or \
             volumes.shape != (len(task_names),):
-        raise ValueError(f"mass must be (seeds, T, K) = (S, {len(task_names)}, {len(table_names)}) "
+        raise ValueError(f"mass must be (seeds, T, M) = (S, {len(task_names)}, {len(set_names)}) "
                          f"and volumes (T,); got {m.shape} and {volumes.shape}")
     if (volumes <= 0).any():
         raise ValueError("volumes must be positive (the x axis is logarithmic)")
     order = np.argsort(-volumes)
     seeds = m.shape[0]
     fig = go.Figure()
-    for k, table in enumerate(table_names):
+    for k, table in enumerate(set_names):
         color = PALETTE[k % len(PALETTE)]
         fig.add_trace(go.Scatter(
             x=np.repeat(volumes, seeds), y=m[:, :, k].T.ravel(), mode="markers", name=table,
