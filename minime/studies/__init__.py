@@ -24,12 +24,12 @@ from minime.studies.entanglement import (SPECS, as_history, bucket_table, entang
                                          set_names, single_label, task_value,
                                          user_gradient_cosines)
 from minime.studies.geometry import conflict_pairs, distance_tables, set_geometry
-from minime.studies.results import Paired, Results, Stat, Table
+from minime.studies.results import EPOCHS, Paired, Results, Stat, Table
 from minime.studies.routing import routing_study
 from minime.studies.scales import SCALE, Sizes, sizes
 from minime.studies.scaling import scaling_study
 
-__all__ = ["Paired", "Results", "SCALE", "SPECS", "Sizes", "Stat", "Table", "as_history",
+__all__ = ["EPOCHS", "Paired", "Results", "SCALE", "SPECS", "Sizes", "Stat", "Table", "as_history",
            "bucket_table", "cache", "cache_dir", "clear_cache", "conflict_pairs", "distance_tables",
            "entanglement", "entanglement_study", "geometry", "results", "routing", "routing_study",
            "scales", "scaling", "scaling_study", "set_geometry", "set_names", "single_label",

@@ -39,7 +39,7 @@ from minime.data import Split, TensorData
 from minime.studies.cache import code_version, data_fingerprint, stable
 from minime.studies.common import (add_measured, fit_model, resolve_device, run_all, seeded,
                                    train_key)
-from minime.studies.results import Results
+from minime.studies.results import EPOCHS, Results
 
 __all__ = ["SPECS", "as_history", "bucket_table", "entanglement_study", "set_names",
            "single_label", "task_value", "user_gradient_cosines"]
@@ -247,16 +247,20 @@ def user_gradient_cosines(net: torch.nn.Module, split: Split, *, rows: int = 32_
 def bucket_table(results: Results, task_names: Sequence[str], key: str = "auc",
                  buckets: Sequence[str] = ("all", "conflict", "other")):
     """A table of ``mean ± std`` over seeds of ``key`` ("auc", "logloss", "transfer"): one row per
-    model, a column per task and bucket. Single-task models fill only their own task's columns.
+    model, a column per task and bucket, then the best epoch and the epochs trained (every
+    comparison says how long its models trained). Single-task models fill only their own task's
+    columns.
 
     Example:
         >>> from minime.studies.results import Results
-        >>> runs = Results([{"label": "M", "tasks": [0, 1], "auc": {"all": [0.7, 0.6]}}])
+        >>> runs = Results([{"label": "M", "tasks": [0, 1], "auc": {"all": [0.7, 0.6]},
+        ...                  "best_epoch": 2, "epochs": 4}])
         >>> bucket_table(runs, ("click", "buy"), buckets=("all",)).rows
-        [['M', '0.7000 ± 0.0000', '0.6000 ± 0.0000']]
+        [['M', '0.7000 ± 0.0000', '0.6000 ± 0.0000', '2.0 ± 0.0', '4.0 ± 0.0']]
     """
-    return results.table({f"{name}: {b}": task_value(key, b, t)
-                          for t, name in enumerate(task_names) for b in buckets})
+    columns = {f"{name}: {b}": task_value(key, b, t)
+               for t, name in enumerate(task_names) for b in buckets}
+    return results.table({**columns, **EPOCHS}, digits={k: 1 for k in EPOCHS})
 
 
 def as_history(record: dict) -> train.History:

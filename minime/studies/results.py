@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence, Union
 
 import numpy as np
 
-__all__ = ["Key", "Paired", "Results", "Stat", "Table", "read"]
+__all__ = ["EPOCHS", "Key", "Paired", "Results", "Stat", "Table", "read"]
 
 #: How a value is read from a record: a name, a path into nested dicts / lists, or a function.
 Key = Union[str, Sequence[Any], Callable[[dict], Any]]
@@ -223,32 +223,38 @@ class Results(list):
                       int((diffs > 0).sum()), len(diffs))
 
     def table(self, columns: Mapping[str, Key] | Sequence[str], *,
-              by: str | Sequence[str] = "label", digits: int = 4) -> Table:
+              by: str | Sequence[str] = "label", digits: int | Mapping[str, int] = 4) -> Table:
         """One row per group, one ``mean ± std`` cell per column (blank where a record lacks it).
 
         Args:
             columns: ``{header: key}``, or names used as both.
             by: the grouping (:meth:`group`); its values head the rows.
-            digits: decimals of the cells.
+            digits: decimals of the cells, or ``{header: decimals}`` (4 for the others).
 
         Example:
-            >>> runs = Results([{"label": "A", "auc": 0.5}, {"label": "A", "auc": 0.7}])
-            >>> print(runs.table(["auc"]))
-            | label | auc |
-            |---|---|
-            | A | 0.6000 ± 0.1414 |
+            >>> runs = Results([{"label": "A", "auc": 0.5, "epochs": 3},
+            ...                 {"label": "A", "auc": 0.7, "epochs": 4}])
+            >>> print(runs.table({"auc": "auc", **EPOCHS}, digits={"epochs trained": 1}))
+            | label | auc | best epoch | epochs trained |
+            |---|---|---|---|
+            | A | 0.6000 ± 0.1414 |  | 3.5 ± 0.7 |
         """
         columns = dict(columns) if isinstance(columns, Mapping) else {c: c for c in columns}
+        places = {c: digits.get(c, 4) if isinstance(digits, Mapping) else digits for c in columns}
         names = (by,) if isinstance(by, str) else tuple(by)
         rows = []
         for group, records in self.group(by).items():
             cells = [str(v) for v in (group if len(names) > 1 else (group,))]
-            for key in columns.values():
+            for header, key in columns.items():
                 values = [v for v in (_maybe(r, key) for r in records) if v is not None]
-                stat = Stat.of(values)
-                cells.append(f"{stat.mean:.{digits}f} ± {stat.std:.{digits}f}" if values else "")
+                stat, d = Stat.of(values), places[header]
+                cells.append(f"{stat.mean:.{d}f} ± {stat.std:.{d}f}" if values else "")
             rows.append(cells)
         return Table([*names, *columns], rows)
+
+
+#: The columns that say how long each model trained: a study record's best epoch and epochs run.
+EPOCHS = {"best epoch": "best_epoch", "epochs trained": "epochs"}
 
 
 def _maybe(record: Mapping, key: Key):
