@@ -132,3 +132,12 @@ def test_a_world_without_conflict_users_has_an_empty_bucket_and_no_error():
     mmoe = runs.select(label="MMoE")[0]
     assert np.isnan(mmoe["auc"]["conflict"]).all() and "conflict" not in mmoe["gates"]
     assert set(mmoe["gates"]) == {"all", "other"}
+
+
+def test_bucket_means_are_the_mean_transfer_of_each_multi_task_model(runs):
+    means = studies.bucket_means(runs[0], ("click", "convert"))
+    assert list(means) == ["MMoE", "STEM"]  # single-task models have no transfer
+    stem = runs[0].select(label="STEM")[0]
+    assert means["STEM"]["convert: conflict"] == stem["transfer"]["conflict"][1]
+    assert set(means["MMoE"]) == {"click: conflict", "click: other", "convert: conflict",
+                                  "convert: other"}

@@ -84,3 +84,10 @@ def test_table_cells_are_mean_and_std_and_blank_where_missing():
     assert rows["single"] == ["", "0.5000 ± 0.0000"]
     assert str(table).splitlines()[:2] == ["| label | AUC | flat |", "|---|---|---|"]
     assert "<td>B</td>" in table._repr_html_() and table._repr_markdown_() == str(table)
+
+
+def test_phrase_names_the_sign():
+    runs = Results([{"label": "a", "seed": s, "v": d} for s, d in enumerate((0.1, -0.1))] +
+                   [{"label": "b", "seed": s, "v": 0.0} for s in range(2)])
+    assert runs.paired("v", "a", "b").phrase("up", "down", "both") == "both"
+    assert runs.select(seed=0).paired("v", "a", "b").phrase("up", "down", "both") == "up"

@@ -20,8 +20,8 @@ Example:
 
 from minime.studies import cache, entanglement, geometry, results, routing, scales, scaling
 from minime.studies.cache import cache_dir, clear_cache
-from minime.studies.entanglement import (SPECS, as_history, bucket_table, entanglement_study,
-                                         set_names, single_label, task_value,
+from minime.studies.entanglement import (SPECS, as_history, bucket_means, bucket_table,
+                                         entanglement_study, set_names, single_label, task_value,
                                          user_gradient_cosines)
 from minime.studies.geometry import conflict_pairs, distance_tables, set_geometry
 from minime.studies.results import EPOCHS, Paired, Results, Stat, Table
@@ -30,7 +30,7 @@ from minime.studies.scales import SCALE, Sizes, sizes
 from minime.studies.scaling import scaling_study
 
 __all__ = ["EPOCHS", "Paired", "Results", "SCALE", "SPECS", "Sizes", "Stat", "Table", "as_history",
-           "bucket_table", "cache", "cache_dir", "clear_cache", "conflict_pairs", "distance_tables",
+           "bucket_means", "bucket_table", "cache", "cache_dir", "clear_cache", "conflict_pairs", "distance_tables",
            "entanglement", "entanglement_study", "geometry", "results", "routing", "routing_study",
            "scales", "scaling", "scaling_study", "set_geometry", "set_names", "single_label",
            "sizes", "task_value", "user_gradient_cosines"]

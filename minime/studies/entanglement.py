@@ -41,7 +41,7 @@ from minime.studies.common import (add_measured, fit_model, resolve_device, run_
                                    train_key)
 from minime.studies.results import EPOCHS, Results
 
-__all__ = ["SPECS", "as_history", "bucket_table", "entanglement_study", "set_names",
+__all__ = ["SPECS", "as_history", "bucket_means", "bucket_table", "entanglement_study", "set_names",
            "single_label", "task_value", "user_gradient_cosines"]
 
 #: The book's multi-task models: label -> (name in ``models.MTL_MODELS``, build keywords).
@@ -261,6 +261,24 @@ def bucket_table(results: Results, task_names: Sequence[str], key: str = "auc",
     columns = {f"{name}: {b}": task_value(key, b, t)
                for t, name in enumerate(task_names) for b in buckets}
     return results.table({**columns, **EPOCHS}, digits={k: 1 for k in EPOCHS})
+
+
+def bucket_means(results: Results, task_names: Sequence[str], key: str = "transfer",
+                 buckets: Sequence[str] = ("conflict", "other")) -> dict[str, dict[str, float]]:
+    """``{label: {"<task>: <bucket>": mean over seeds of key}}`` for every multi-task model: the
+    input of :func:`minime.plots.bucket_bars` (single-task models, which lack ``key``, are left out).
+
+    Example:
+        >>> from minime.studies.results import Results
+        >>> runs = Results([{"label": "M", "seed": s, "tasks": [0, 1],
+        ...                  "transfer": {"all": [0.01 * s, -0.02]}} for s in (1, 3)])
+        >>> bucket_means(runs, ("click", "buy"), buckets=("all",))
+        {'M': {'click: all': 0.02, 'buy: all': -0.02}}
+    """
+    labels = [label for label in results.unique("label")
+              if all(key in r for r in results.select(label=label))]
+    return {label: {f"{name}: {b}": results.stat(task_value(key, b, t), label=label).mean
+                    for t, name in enumerate(task_names) for b in buckets} for label in labels}
 
 
 def as_history(record: dict) -> train.History:

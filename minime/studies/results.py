@@ -97,6 +97,16 @@ class Paired(NamedTuple):
             return "ahead"
         return "behind" if bool((self.diffs < 0).all()) else "mixed"
 
+    def phrase(self, ahead: str, behind: str, mixed: str) -> str:
+        """The words for :attr:`sign`: a verdict in prose no stronger than the pairs allow.
+
+        Example:
+            >>> Results([{"label": "a", "seed": 0, "v": 1.0}, {"label": "b", "seed": 0, "v": 0.5}]
+            ...         ).paired("v", "a", "b").phrase("ahead of", "behind", "level with")
+            'ahead of'
+        """
+        return {"ahead": ahead, "behind": behind, "mixed": mixed}[self.sign]
+
     def __str__(self) -> str:
         return f"{self.mean:+.4f} ± {self.std:.4f} (ahead in {self.wins} of {self.n})"
 
