@@ -23,6 +23,7 @@ import random
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
+from types import MappingProxyType
 from typing import Callable, Sequence
 
 import numpy as np
@@ -33,10 +34,11 @@ from torch.nn import functional as nnf
 from minime import metrics
 from minime.data import TensorData
 from minime.models import device_of, predict
+from minime.models.config import Presets
 from minime.optimizers import OPTIMIZERS, make_optimizers
 from minime.progress import bar
 
-__all__ = ["Callback", "History", "StillImprovingWarning", "TrainConfig", "device", "evaluate",
+__all__ = ["Callback", "History", "StillImprovingWarning", "TRAIN_PRESETS", "TrainConfig", "device", "evaluate",
            "fit", "set_seed"]
 
 
@@ -67,8 +69,20 @@ def device() -> torch.device:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """How :func:`fit` trains; every field has a default that suits the book's small worlds."""
+class TrainConfig(Presets):
+    """How :func:`fit` trains; every field has a default that suits the book's small worlds.
+
+    ``TrainConfig.preset("multi_embedding")`` is the official multi-embedding code's recipe
+    (thuml/Multi-Embedding ``main.py``): Adam at 1e-3 with weight decay 1e-6 on every parameter,
+    batches of 2048, early stopping on validation AUC with patience 3, at most 100 epochs.
+    ``TrainConfig.preset("stem")`` is the official STEM code's (``model_config.yaml``): Adam at
+    1e-3, batches of 4096, patience 1, at most 20 epochs; its L2 of 1e-6 on the embedding tables
+    alone has no counterpart here (``weight_decay`` decays every parameter) and is left out.
+
+    Example:
+        >>> TrainConfig.preset("multi_embedding", lr=3e-3).patience
+        3
+    """
 
     epochs: int = 10  # at most this many passes over the training rows
     batch_size: int = 2048  # rows per step
@@ -76,7 +90,7 @@ class TrainConfig:
     weight_decay: float = 0.0  # Adam's L2 on dense parameters (decays the whole table if dense)
     optimizer: str = "adam"  # "adam": dense Adam on everything; "sparse_adam": SparseAdam on
     #                          sparse embedding tables (config.sparse_embedding) + Adam on the rest
-    patience: int = 2  # stop after this many epochs without a better mean validation AUC
+    patience: int = 2  # stop after this many epochs in a row without a better mean valid AUC
     task_weights: tuple[float, ...] | None = None  # loss weight per task; None = all 1
     eval_batch_size: int = 16384  # rows per forward when evaluating
     seed: int = 0  # seeds the shuffling of the training rows
@@ -89,8 +103,18 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.lr <= 0 or self.patience < 0 or self.weight_decay < 0:
-            raise ValueError(f"need lr > 0, patience >= 0, weight_decay >= 0: {self}")
+        if self.lr <= 0 or self.patience < 1 or self.weight_decay < 0:
+            raise ValueError(f"need lr > 0, patience >= 1, weight_decay >= 0: {self}")
+
+
+#: Named training recipes (``TrainConfig.preset(name, **overrides)``).
+TRAIN_PRESETS: MappingProxyType = MappingProxyType({
+    "default": TrainConfig(),
+    "multi_embedding": TrainConfig(epochs=100, batch_size=2048, lr=1e-3, weight_decay=1e-6,
+                                   patience=3),
+    "stem": TrainConfig(epochs=20, batch_size=4096, lr=1e-3, patience=1),
+})
+TrainConfig.presets = TRAIN_PRESETS  # what TrainConfig.preset reads
 
 
 @dataclass
@@ -205,7 +229,7 @@ def fit(model: nn.Module, train: TensorData, valid: TensorData, config: TrainCon
             best_state, stale = copy.deepcopy(model.state_dict()), 0
         else:
             stale += 1
-            if stale > config.patience:
+            if stale >= config.patience:
                 history.stopped_early = True
                 break
     if bar is not None:

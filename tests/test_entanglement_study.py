@@ -141,3 +141,17 @@ def test_bucket_means_are_the_mean_transfer_of_each_multi_task_model(runs):
     assert means["STEM"]["convert: conflict"] == stem["transfer"]["conflict"][1]
     assert set(means["MMoE"]) == {"click: conflict", "click: other", "convert: conflict",
                                   "convert: other"}
+
+
+def test_each_label_can_train_its_own_way(split, tmp_path):
+    specs = {"MMoE": studies.SPECS["MMoE"]}
+    labels = ["single task 1", "single task 2", "MMoE"]
+    study = dict(config="small", cache=tmp_path, progress=False, feedback=None)
+    base = studies.entanglement_study(split, specs, train_config=TRAIN, **study)
+    faster = {**{label: TRAIN for label in labels}, "MMoE": train.TrainConfig(
+        epochs=1, batch_size=256, lr=1e-2, progress=False)}
+    mixed = studies.entanglement_study(split, specs, train_config=faster, **study)
+    assert mixed.cached == 2  # the single-task models keep TRAIN: loaded, not trained
+    assert mixed[2]["auc"] != base[2]["auc"] and mixed[:2] == base[:2]
+    with pytest.raises(ValueError, match="needs a TrainConfig for every label"):
+        studies.entanglement_study(split, specs, train_config={"MMoE": TRAIN}, **study)

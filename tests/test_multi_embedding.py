@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from minime import data, models
+from minime.blocks import Dropout
 from minime.optimizers import split_sparse_parameters
 from minime.interaction import CrossNetV2
 from minime.models import MEConfig, MultiEmbeddingModel, as_single_embedding
@@ -166,7 +167,7 @@ def test_nonlinear_false_is_plain_linear_first_layers():
     assert all(type(layer) is nn.Linear for layer in model.first_layers)
     nonlinear = me_model("dnn", BN, num_embeddings=2)
     kinds = [type(m) for m in nonlinear.first_layers[0]]
-    assert kinds == [nn.Linear, nn.BatchNorm1d, nn.ReLU, nn.Dropout]
+    assert kinds == [nn.Linear, nn.BatchNorm1d, nn.ReLU, Dropout]
 
 
 def test_embedding_init_is_applied_per_set():

@@ -231,3 +231,14 @@ def test_se_model_me_name_is_built_with_one_set(fits):
     assert fits == ["StandInME"]  # the SE run is an ME model with one set, as asked
     assert record["model"] == "me_dnn" and record["num_embeddings"] == 1
     assert record["embedding_dim"] == record["total_dim"] == 4
+
+
+def test_each_kind_can_train_its_own_way_and_me_at_one_can_be_skipped(fits):
+    fast, slow = (train.TrainConfig(epochs=1, lr=lr, progress=False) for lr in (1e-2, 1e-3))
+    _study()
+    fits.clear()
+    runs = _study(train_config={"SE": slow, "ME": fast}, me_at_one=False)
+    assert [(r["kind"], r["scale"]) for r in runs] == [("SE", 1), ("SE", 2), ("ME", 2)]
+    assert fits == ["StandInME"]  # SE keeps the default lr (cached); ME at s = 2 has a new one
+    with pytest.raises(ValueError, match="needs a TrainConfig for every kind"):
+        _study(train_config={"SE": slow})

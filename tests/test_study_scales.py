@@ -32,11 +32,11 @@ def test_sizes_are_read_only_attributes():
 
 
 def test_one_size_can_be_overridden_for_one_run():
-    s = studies.sizes("ch04", "ci", epochs=5)
-    assert s.epochs == 5 and s.num_rows == scales.PRESETS["ch04"]["ci"]["num_rows"]
-    assert studies.sizes("ch04", "ci").epochs == scales.PRESETS["ch04"]["ci"]["epochs"]
+    s = studies.sizes("ch01", "ci", epochs=5)
+    assert s.epochs == 5 and s.num_rows == scales.PRESETS["ch01"]["ci"]["num_rows"]
+    assert studies.sizes("ch01", "ci").epochs == scales.PRESETS["ch01"]["ci"]["epochs"]
     with pytest.raises(KeyError, match="has no 'epoch' to override"):
-        studies.sizes("ch04", "ci", epoch=5)
+        studies.sizes("ch01", "ci", epoch=5)
 
 
 @pytest.mark.slow  # more than a second

@@ -44,7 +44,7 @@ def test_same_seed_same_metrics_on_cpu(split):
 
 
 def test_early_stopping_stops_after_patience(split):
-    config = dataclasses.replace(FAST, epochs=30, patience=0, lr=5e-2)
+    config = dataclasses.replace(FAST, epochs=30, patience=1, lr=5e-2)
     _, history = fitted(split, config=config)
     best = history.best_epoch
     assert history.stopped_early and len(history.epochs) == best + 1
@@ -114,7 +114,7 @@ def test_a_run_that_ends_at_its_best_epoch_warns_and_a_plateau_stops(split):
     with pytest.warns(train.StillImprovingWarning, match="best validation AUC is at the last epoch"):
         _, history = fitted(split, config=config)
     assert history.still_improving and history.best_epoch == len(history.epochs) == 2
-    frozen = dataclasses.replace(FAST, epochs=5, patience=1, lr=1e-12)  # nothing moves: a plateau
+    frozen = dataclasses.replace(FAST, epochs=5, patience=2, lr=1e-12)  # nothing moves: a plateau
     with warnings.catch_warnings():
         warnings.simplefilter("error", train.StillImprovingWarning)
         _, flat = fitted(split, config=frozen)

@@ -29,7 +29,7 @@ Example:
 
 from __future__ import annotations
 
-from .config import PRESETS, CTRConfig, resolve_config
+from .config import CRITEO_VOCABULARY, CRITEO_XAVIER_BOUND, PRESETS, CTRConfig, resolve_config
 from .linear_me import NOT_FOLDABLE, as_single_embedding, fold_first_layers
 from .mtl_config import MTL_PRESETS, MTLConfig, resolve_mtl_config
 from .multi_embedding import AGGREGATES, MEConfig, MultiEmbeddingModel
@@ -41,7 +41,7 @@ from .restricted import RestrictedDCNv2
 from .single import DCNv2, DNN, FM, FwFM, IPNN, LinearTerm, SingleEmbeddingModel
 
 __all__ = [
-    "CTRConfig", "PRESETS", "resolve_config", "MODELS", "build", "device_of", "num_parameters",
+    "CRITEO_VOCABULARY", "CRITEO_XAVIER_BOUND", "CTRConfig", "PRESETS", "resolve_config", "MODELS", "build", "device_of", "num_parameters",
     "predict",
     "SingleEmbeddingModel", "DNN", "FM", "FwFM", "IPNN", "DCNv2", "LinearTerm",
     "RestrictedDCNv2",

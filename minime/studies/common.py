@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import torch
 
@@ -23,7 +23,8 @@ from minime.progress import bar
 from minime.studies.cache import cached, folder, stable
 from minime.studies.results import Results
 
-__all__ = ["add_measured", "fit_model", "resolve_device", "run_all", "seeded", "train_key"]
+__all__ = ["add_measured", "fit_model", "per_arm", "resolve_device", "run_all", "seeded",
+           "train_key"]
 
 
 def resolve_device(device: torch.device | str | None) -> torch.device:
@@ -92,3 +93,21 @@ def seeded(train_config: train.TrainConfig | None, seed: int) -> train.TrainConf
 def train_key(trainer: train.TrainConfig) -> dict:
     """The train config as a cache key: every field but ``progress`` (a bar changes nothing)."""
     return stable(dataclasses.replace(trainer, progress=False))
+
+
+def per_arm(train_config, arms: Iterable[str], what: str = "arm") -> dict:
+    """``{arm: TrainConfig or None}`` from one config (every arm) or a dict with one per arm.
+
+    Example:
+        >>> fast = train.TrainConfig(lr=1e-2)
+        >>> per_arm({"SE": fast, "ME": fast}, ("SE",))["SE"].lr
+        0.01
+    """
+    arms = list(arms)
+    if not isinstance(train_config, Mapping):
+        return {arm: train_config for arm in arms}
+    missing = [arm for arm in arms if arm not in train_config]
+    if missing or not all(isinstance(c, train.TrainConfig) for c in train_config.values()):
+        raise ValueError(f"train_config as a dict needs a TrainConfig for every {what} "
+                         f"{tuple(arms)}; missing {missing}, got {train_config!r}")
+    return {arm: train_config[arm] for arm in arms}

@@ -37,8 +37,8 @@ import torch
 from minime import analysis, models, train
 from minime.data import Split, TensorData
 from minime.studies.cache import code_version, data_fingerprint, stable
-from minime.studies.common import (add_measured, fit_model, resolve_device, run_all, seeded,
-                                   train_key)
+from minime.studies.common import (add_measured, fit_model, per_arm, resolve_device, run_all,
+                                   seeded, train_key)
 from minime.studies.results import EPOCHS, Results
 
 __all__ = ["SPECS", "as_history", "bucket_means", "bucket_table", "entanglement_study", "set_names",
@@ -95,7 +95,7 @@ def task_value(key: str, bucket: str, task: int):
 
 def entanglement_study(split: Split, specs: Mapping[str, tuple[str, dict]], *,
                        config: models.MTLConfig | str | None = None,
-                       train_config: train.TrainConfig | None = None,
+                       train_config: train.TrainConfig | Mapping[str, train.TrainConfig] | None = None,
                        seeds: Sequence[int] = (0,), user_field: str = "user_id",
                        item_field: str = "item_id", conflict: str | None = "conflict",
                        feedback: tuple[float, float] | None = (0.5, 2.0), measure=None,
@@ -113,7 +113,10 @@ def entanglement_study(split: Split, specs: Mapping[str, tuple[str, dict]], *,
         split: rows with T ≥ 2 tasks, e.g. ``make_world("multitask").split()`` or any table.
         specs: label -> ``(model name, build keywords)``, e.g. ``{"STEM": ("stem", {})}``.
         config: the MTLConfig (or preset name) of every model, single-task ones included.
-        train_config: how to train (default ``TrainConfig()``); ``seed`` is replaced per seed.
+        train_config: how to train (default ``TrainConfig()``), or ``{label: TrainConfig}`` for
+            every label of ``specs`` and every single-task label (:func:`single_label`) to train
+            each model its own way, e.g. with its tuned learning rate
+            (:func:`minime.studies.tune`); ``seed`` is replaced per seed.
         seeds: one run of every model per seed.
         user_field, item_field: the fields whose embeddings the distances compare (and, for
             the user, whose rows the feedback split groups).
@@ -164,16 +167,17 @@ def entanglement_study(split: Split, specs: Mapping[str, tuple[str, dict]], *,
             for seed in seeds for t in range(test.num_tasks)]
     runs += [(seed, label, name, dict(options), list(range(test.num_tasks)))
              for seed in seeds for label, (name, options) in specs.items()]
+    trainers = per_arm(train_config, dict.fromkeys(run[1] for run in runs), "label")
 
     def key(run) -> dict:
         seed, label, name, options, tasks = run
         return {**shared, "model": name, "label": label, "options": stable(options), "seed": seed,
-                "tasks": tasks, "train": train_key(seeded(train_config, seed))}
+                "tasks": tasks, "train": train_key(seeded(trainers[label], seed))}
 
     def compute(run) -> dict:
         seed, label, name, options, tasks = run
-        net, rows, part = fit_model(name, options, split, config, seeded(train_config, seed), dev,
-                                    tasks)
+        net, rows, part = fit_model(name, options, split, config, seeded(trainers[label], seed),
+                                    dev, tasks)
         logits = models.predict(net, rows.test)
         record = {"label": label, "model": name, "options": stable(options), "seed": seed,
                   "tasks": tasks, **part, "auc": analysis.bucket_auc(logits, rows.test, buckets),

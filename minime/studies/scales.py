@@ -77,8 +77,7 @@ class Sizes(Mapping):
         return f"Sizes[{self._name}@{self._scale}]({body})"
 
 
-# Chapters 5 and 6 share one world, split, model sizes and recipe, so chapter 6 loads chapter 5's
-# runs from the result cache when both run in one place. ci: a shorter recipe (batches of 2048,
+# Chapter 5's world, split, model sizes and recipe (chapter 6 runs the same world in STEM's setting). ci: a shorter recipe (batches of 2048,
 # lr 1e-2, narrower experts); book / full: the converged recipe of benchmarks/explore_stem.py
 # (batches of 1024, lr 5e-3, experts MLP(64, 64)). A large test share: the conflict users'
 # task-2 AUC rests on few positives.
@@ -97,6 +96,8 @@ _CH07_BOOK = dict(world="multicvr", num_rows=600_000, split=(0.5, 0.2, 0.3), exp
                   triples=((16, 32, 64), (4, 16, 64), (8, 16, 32), (32, 32, 32)),
                   al_rows=300_000, al_models=("MMoE", "STEM", "STEM-AL"), scenario_rows=300_000,
                   widget_rows=100_000, widget_epochs=3)
+
+_CH04_WORLDS = ("ctr_pair_specific", "ctr")  # room for multi-embedding; rank 4 planted
 
 # name -> {scale -> sizes}. Every chapter's sizes live here, so one file shows what each scale
 # costs. Keys shared by all scales of an entry must be the same (checked by the tests).
@@ -123,14 +124,18 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "full": dict(world="ctr", num_rows=2_000_000, epochs=6, dims=(8, 16, 32, 64),
                      toy_rows=1_000_000, toy_epochs=5),
     },
-    # 4. Multi-embedding: SE of width s·K against ME of s sets of width K
+    # 4. Multi-embedding: SE of width s·D against ME of s sets of width D, in Guo et al.'s setting
+    # (CTRConfig.preset("paper"), D = 10, TrainConfig.preset("multi_embedding")) on a world with
+    # room for ME and on the rank-4 one; the MLP is narrowed below full scale, the learning rate
+    # tuned per arm over ``lrs`` (at ci, CI's minute allows one rate and one scale).
     "ch04": {
-        "ci": dict(world="ctr", num_rows=80_000, epochs=2, base_dim=4, scales=(1, 2, 4),
-                   seeds=(0, 1, 2), slider_dims=(4, 8)),
-        "book": dict(world="ctr", num_rows=200_000, epochs=3, base_dim=4, scales=(1, 2, 4),
-                     seeds=(0, 1, 2), slider_dims=(4, 8)),
-        "full": dict(world="ctr", num_rows=2_000_000, epochs=4, base_dim=10, scales=(1, 2, 4, 10),
-                     seeds=(0, 1, 2), slider_dims=(10, 20)),
+        "ci": dict(worlds=_CH04_WORLDS, num_rows=40_000, hidden_units=(64, 64), lrs=(3e-3,),
+                   scales=(2,), seeds=(0, 1, 2), slider_dims=(10,)),
+        "book": dict(worlds=_CH04_WORLDS, num_rows=100_000, hidden_units=(64, 64),
+                     lrs=(1e-3, 3e-3), scales=(1, 2, 4), seeds=(0, 1, 2), slider_dims=(5, 10)),
+        "full": dict(worlds=_CH04_WORLDS, num_rows=2_000_000, hidden_units=(400, 400),
+                     lrs=(5e-4, 1e-3, 2e-3, 4e-3), scales=(1, 2, 4, 10), seeds=(0, 1, 2),
+                     slider_dims=(5, 10, 20)),
     },
     # 5. Interest entanglement: single-task vs SharedBottom / MMoE / PLE, one seed
     "ch05": {scale: {**_MTL[scale], **extra} for scale, extra in (
@@ -139,14 +144,27 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                       widget_epochs=3)),
         ("full", dict(seeds=(0, 1, 2), thetas=(0, 15, 30, 45, 60, 75, 90), widget_rows=300_000,
                       widget_epochs=4)))},
-    # 6. STEM against the shared-embedding models
-    "ch06": {scale: {**_MTL[scale], **extra} for scale, extra in (
-        ("ci", dict(seeds=(0,), models=("MMoE", "STEM"), widget_rows=60_000, widget_epochs=2,
-                    slider_thetas=(0, 45, 90))),
-        ("book", dict(seeds=(0, 1, 2), models=_CH06_MODELS, widget_rows=100_000, widget_epochs=3,
-                      slider_thetas=(0, 30, 60, 90))),
-        ("full", dict(seeds=(0, 1, 2), models=_CH06_MODELS, widget_rows=300_000, widget_epochs=4,
-                      slider_thetas=(0, 15, 30, 45, 60, 75, 90))))},
+    # 6. STEM against the shared-embedding models, in Su et al.'s setting: MTLConfig.preset("paper")
+    # (8 experts of 3 layers, 8 shared + 1 specific for PLE / STEM, gates and towers of 2 layers)
+    # with narrower layers below full scale, TrainConfig.preset("stem") with a longer ``patience``
+    # (its epochs are far shorter than the paper's), the learning rate tuned per model over
+    # ``lrs`` (at ci, CI's minute allows one rate).
+    "ch06": {
+        "ci": dict(world="multitask", num_rows=100_000, theta_deg=0.0, split=(0.5, 0.1, 0.4),
+                   expert_units=(32, 32, 32), gate_units=(32, 16), tower_units=(32, 16),
+                   lrs=(3e-3,), patience=3, seeds=(0, 1, 2), models=("MMoE", "STEM"), widget_rows=60_000,
+                   widget_epochs=2, slider_thetas=(0, 45, 90)),
+        "book": dict(world="multitask", num_rows=300_000, theta_deg=0.0, split=(0.5, 0.1, 0.4),
+                     expert_units=(64, 64, 64), gate_units=(64, 32), tower_units=(64, 32),
+                     lrs=(1e-3, 3e-3), patience=3, seeds=(0, 1, 2), models=_CH06_MODELS,
+                     widget_rows=100_000,
+                     widget_epochs=3, slider_thetas=(0, 30, 60, 90)),
+        "full": dict(world="multitask", num_rows=2_000_000, theta_deg=0.0, split=(0.5, 0.1, 0.4),
+                     expert_units=(512, 512, 512), gate_units=(128, 64), tower_units=(128, 64),
+                     lrs=(1e-4, 5e-4, 1e-3), patience=2, seeds=(0, 1, 2), models=_CH06_MODELS,
+                     widget_rows=300_000, widget_epochs=4,
+                     slider_thetas=(0, 15, 30, 45, 60, 75, 90)),
+    },
     # 7. AME, STEM-AL and scenarios: the multicvr world (one head, a long tail of small tasks)
     "ch07": {
         "ci": dict(world="multicvr", num_rows=160_000, split=(0.5, 0.2, 0.3), expert_units=(32, 32),

@@ -29,7 +29,7 @@ import dataclasses
 import itertools
 import os
 import warnings
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -37,8 +37,8 @@ import torch
 from minime import analysis, models, train
 from minime.data import Split
 from minime.studies.cache import code_version, data_fingerprint, stable
-from minime.studies.common import (add_measured, fit_model, resolve_device, run_all, seeded,
-                                   train_key)
+from minime.studies.common import (add_measured, fit_model, per_arm, resolve_device, run_all,
+                                   seeded, train_key)
 from minime.studies.results import Results
 
 __all__ = ["KINDS", "Measure", "scaling_study"]
@@ -51,10 +51,11 @@ Measure = Callable[[torch.nn.Module, Split], dict]
 def scaling_study(split: Split, *, model: str = "dcnv2", base_dim: int = 4,
                   scales: Sequence[int] = (1, 2, 4), seeds: Sequence[int] = (0, 1, 2),
                   config: models.CTRConfig | str | None = None,
-                  train_config: train.TrainConfig | None = None, me_options=None,
-                  measure: Measure | None = None, group: str | None = None,
-                  kinds: Sequence[str] = KINDS, cache: bool | str | os.PathLike = True,
-                  progress: bool = True, device: torch.device | str | None = None,
+                  train_config: train.TrainConfig | Mapping[str, train.TrainConfig] | None = None,
+                  me_options=None, measure: Measure | None = None, group: str | None = None,
+                  kinds: Sequence[str] = KINDS, me_at_one: bool = True,
+                  cache: bool | str | os.PathLike = True, progress: bool = True,
+                  device: torch.device | str | None = None,
                   se_model: str | None = None) -> Results:
     """Train SE (width s·K) and ME (s sets of width K) for every scale s and seed; cached.
 
@@ -63,7 +64,7 @@ def scaling_study(split: Split, *, model: str = "dcnv2", base_dim: int = 4,
     with ``embedding_dim = K``), ``train.fit`` on ``split.train`` / ``split.valid`` with the
     train config's ``seed`` set to ``seed`` too, then measure. At s = 1 both kinds are trained:
     ME with one set has SE's architecture (me_dcnv2 reproduces dcnv2's numbers at the same seed),
-    which checks the pairing at the cost of the cheapest run.
+    which checks the pairing at the cost of the cheapest run (``me_at_one=False`` skips it).
 
     Args:
         split: ``(train, valid, test)`` TensorData, e.g. ``world.split()``.
@@ -73,12 +74,15 @@ def scaling_study(split: Split, *, model: str = "dcnv2", base_dim: int = 4,
         scales: the scale factors s.
         seeds: one run per seed and configuration.
         config: the CTRConfig (or preset name) whose ``embedding_dim`` is replaced.
-        train_config: how to train (default ``TrainConfig()``); ``seed`` is replaced by each seed.
+        train_config: how to train (default ``TrainConfig()``), or ``{kind: TrainConfig}`` to
+            train each kind its own way (e.g. with its own tuned learning rate, see
+            :func:`minime.studies.tune`); ``seed`` is replaced by each seed.
         me_options: the rest of the ME config: a dict of ``MEConfig`` keywords, or an
             ``MEConfig`` whose ``num_embeddings`` is replaced by s.
         measure: ``measure(model, split) -> dict`` of plain numbers added to every record.
         group: a field name: adds the test GAUC grouped by it (e.g. ``"user_id"``).
         kinds: which of ``("SE", "ME")`` to train.
+        me_at_one: also train ME at s = 1 (one set: SE's architecture, SE's numbers).
         cache: True: load and store results in :func:`cache_dir`; a path: in that folder;
             False: always train, store nothing.
         progress: a text progress bar over the configurations.
@@ -98,22 +102,25 @@ def scaling_study(split: Split, *, model: str = "dcnv2", base_dim: int = 4,
     """
     if not set(kinds) <= set(KINDS):
         raise ValueError(f"kinds must be among {KINDS}, got {tuple(kinds)}")
+    trainers = per_arm(train_config, kinds, "kind")
     config = dataclasses.replace(models.resolve_config(config), embedding_dim=base_dim)
     dev = resolve_device(device)
     shared = {"study": "scaling", "base_dim": base_dim, "group": group, "device": dev.type,
               "measure": stable(measure), "data": data_fingerprint(split), "code": code_version()}
     runs = [(scale, seed, kind, *_configs(kind, se_model or model, model, scale, config, me_options))
-            for scale, seed, kind in itertools.product(scales, seeds, kinds)]
+            for scale, seed, kind in itertools.product(scales, seeds, kinds)
+            if me_at_one or not (kind == "ME" and scale == 1)]
 
     def key(run) -> dict:
         scale, seed, kind, name, ctr, me = run
         return {**shared, "kind": kind, "model": name, "scale": scale, "seed": seed,
-                "config": stable(ctr), "me": stable(me), "train": train_key(seeded(train_config, seed))}
+                "config": stable(ctr), "me": stable(me),
+                "train": train_key(seeded(trainers[kind], seed))}
 
     def compute(run) -> dict:
         scale, seed, kind, name, ctr, me = run
         return {"kind": kind, "model": name, "scale": scale, "seed": seed, "base_dim": base_dim,
-                **_run(name, ctr, me, seeded(train_config, seed), split, measure, group, dev)}
+                **_run(name, ctr, me, seeded(trainers[kind], seed), split, measure, group, dev)}
 
     return run_all(runs, key, compute, cache=cache, progress=progress, desc="scaling study")
 
