@@ -34,12 +34,15 @@ def slider_figure(
         step_titles: optional title per position, replacing ``title`` when it moves.
 
     Returns:
-        A plotly Figure with ``layout.sliders`` set.
+        A plotly Figure with ``layout.sliders`` set; with a single step (e.g. one size at ``ci``
+        scale) there is nothing to slide, and the figure has no slider.
 
     Example:
         >>> fig = slider_figure([[go.Scatter(y=[1, 2])], [go.Scatter(y=[2, 1])]], ["a", "b"])
         >>> len(fig.layout.sliders[0].steps)
         2
+        >>> slider_figure([[go.Scatter(y=[1, 2])]], ["a"]).layout.sliders
+        ()
     """
     if len(steps) != len(labels) or not steps:
         raise ValueError(f"need one label per step: {len(steps)} steps, {len(labels)} labels")
@@ -58,10 +61,11 @@ def slider_figure(
             dict(method="update", label=str(label),
                  args=[{"visible": [j == i for j in owner]}, layout])
         )
-    fig.update_layout(
-        sliders=[dict(active=active, steps=buttons, pad=dict(t=40),
-                      currentvalue=dict(prefix=prefix))]
-    )
+    if len(steps) > 1:
+        fig.update_layout(
+            sliders=[dict(active=active, steps=buttons, pad=dict(t=40),
+                          currentvalue=dict(prefix=prefix))]
+        )
     first_title = step_titles[active] if step_titles is not None else title
     return styled(fig, first_title, height=480)
 
