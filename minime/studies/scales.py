@@ -12,7 +12,7 @@ Chapters never branch on the scale; they ask for their sizes once::
     S = studies.sizes("ch01")
     S.num_rows, S.epochs
 
-and may change one size for one run: ``studies.sizes("ch04", epochs=3)``.
+and may change one size for one run: ``studies.sizes("ch01", epochs=3)``.
 """
 
 from __future__ import annotations
