@@ -91,3 +91,24 @@ def test_phrase_names_the_sign():
                    [{"label": "b", "seed": s, "v": 0.0} for s in range(2)])
     assert runs.paired("v", "a", "b").phrase("up", "down", "both") == "both"
     assert runs.select(seed=0).paired("v", "a", "b").phrase("up", "down", "both") == "up"
+
+
+def test_assert_converged_reads_results_and_histories():
+    from minime.studies import assert_converged
+    from minime.train import History
+
+    def history(n):
+        return History(epochs=[{"epoch": e} for e in range(1, n + 1)], best_epoch=max(n - 2, 1))
+
+    runs = Results([{"label": "A", "epochs": 4}, {"label": "B", "epochs": 11}])
+    assert assert_converged(runs, history(6), {"x": history(3)}, cap=12) == 11
+    with pytest.raises(AssertionError, match=r"^B trained 11 epochs, the cap \(11\)"):
+        assert_converged(runs, cap=11)
+    with pytest.raises(AssertionError, match=r"^x trained 9 epochs"):
+        assert_converged(runs[:1], {"x": history(9)}, cap=9)
+    with pytest.raises(AssertionError, match=r"^the run trained 5 epochs"):
+        assert_converged(history(5), cap=5)
+    with pytest.raises(AssertionError, match=r"^kind ME, scale 2, seed 1 trained 8 epochs"):
+        assert_converged([{"kind": "ME", "scale": 2, "seed": 1, "epochs": 8}], cap=8)
+    with pytest.raises(ValueError, match="at least one run"):
+        assert_converged(Results(), cap=5)

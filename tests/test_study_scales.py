@@ -24,7 +24,7 @@ def test_every_preset_has_the_same_keys_at_every_scale(name):
 
 def test_sizes_are_read_only_attributes():
     s = studies.sizes("ch01", "ci")
-    assert s.epochs == 3 and s["world"] == "ctr" and dict(s) == scales.PRESETS["ch01"]["ci"]
+    assert s.epochs == 30 and s["world"] == "ctr" and dict(s) == scales.PRESETS["ch01"]["ci"]
     with pytest.raises(AttributeError, match="has no 'nope'"):
         s.nope
     with pytest.raises(TypeError):

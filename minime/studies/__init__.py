@@ -26,13 +26,14 @@ from minime.studies.entanglement import (SPECS, as_history, bucket_means, bucket
                                          entanglement_study, set_names, single_label, task_value,
                                          user_gradient_cosines)
 from minime.studies.geometry import conflict_pairs, distance_tables, set_geometry
+from minime.studies.common import assert_converged
 from minime.studies.results import EPOCHS, Paired, Results, Stat, Table
 from minime.studies.routing import routing_study
 from minime.studies.scales import SCALE, Sizes, sizes
 from minime.studies.scaling import scaling_study
 from minime.studies.tuning import Tuned, tune, valid_auc
 
-__all__ = ["EPOCHS", "Paired", "Results", "SCALE", "SPECS", "Sizes", "Stat", "Table", "as_history",
+__all__ = ["EPOCHS", "Paired", "Results", "SCALE", "SPECS", "Sizes", "Stat", "Table", "as_history", "assert_converged",
            "bucket_means", "bucket_table", "cache", "cache_dir", "clear_cache", "conflict_pairs", "distance_tables",
            "entanglement", "entanglement_study", "geometry", "results", "routing", "routing_study",
            "scales", "scaling", "scaling_study", "set_geometry", "set_names", "single_label",

@@ -23,7 +23,7 @@ from minime.progress import bar
 from minime.studies.cache import cached, folder, stable
 from minime.studies.results import Results
 
-__all__ = ["add_measured", "fit_model", "per_arm", "resolve_device", "run_all", "seeded",
+__all__ = ["add_measured", "assert_converged", "fit_model", "per_arm", "resolve_device", "run_all", "seeded",
            "train_key"]
 
 
@@ -111,3 +111,42 @@ def per_arm(train_config, arms: Iterable[str], what: str = "arm") -> dict:
         raise ValueError(f"train_config as a dict needs a TrainConfig for every {what} "
                          f"{tuple(arms)}; missing {missing}, got {train_config!r}")
     return {arm: train_config[arm] for arm in arms}
+
+
+def assert_converged(*runs, cap: int) -> int:
+    """The most epochs any run trained; an ``AssertionError`` if a run reached ``cap``.
+
+    A run that trains ``cap`` epochs was stopped by the cap, not by its validation AUC, and may
+    still have been improving. Each argument is a :class:`Results` (records with ``"epochs"``;
+    the message names a record by its label, kind, world, scale and seed where it has them), a
+    :class:`minime.train.History`, or a dict of histories by name.
+
+    Example:
+        >>> assert_converged(Results([{"label": "A", "epochs": 7}, {"label": "B", "epochs": 9}]), cap=30)
+        9
+        >>> assert_converged(Results([{"label": "A", "epochs": 30}]), cap=30)
+        Traceback (most recent call last):
+        ...
+        AssertionError: A trained 30 epochs, the cap (30): stopped while it may still improve
+    """
+    trained: list[tuple[str, int]] = []
+    for item in runs:
+        if isinstance(item, Mapping):  # {name: History}
+            trained += [(str(name), len(h.epochs)) for name, h in item.items()]
+        elif hasattr(item, "best_epoch"):  # one History
+            trained.append(("the run", len(item.epochs)))
+        else:
+            trained += [(_run_name(r), int(r["epochs"])) for r in item]
+    if not trained:
+        raise ValueError("assert_converged needs at least one run")
+    name, longest = max(trained, key=lambda t: t[1])
+    assert longest < cap, \
+        f"{name} trained {longest} epochs, the cap ({cap}): stopped while it may still improve"
+    return longest
+
+
+def _run_name(record: Mapping) -> str:
+    """``"A, seed 1"``: a record's label and whichever of kind, world, scale, seed it has."""
+    parts = [str(record["label"])] if "label" in record else []
+    parts += [f"{k} {record[k]}" for k in ("kind", "world", "scale", "seed") if k in record]
+    return ", ".join(parts) or "a run"

@@ -12,7 +12,7 @@ Chapters never branch on the scale; they ask for their sizes once::
     S = studies.sizes("ch01")
     S.num_rows, S.epochs
 
-and may change one size for one run: ``studies.sizes("ch01", epochs=3)``.
+and may change one size for one run: ``studies.sizes("ch01", num_rows=50_000)``.
 """
 
 from __future__ import annotations
@@ -77,25 +77,26 @@ class Sizes(Mapping):
         return f"Sizes[{self._name}@{self._scale}]({body})"
 
 
-# Chapter 5's world, split, model sizes and recipe (chapter 6 runs the same world in STEM's setting). ci: a shorter recipe (batches of 2048,
-# lr 1e-2, narrower experts); book / full: the converged recipe of benchmarks/explore_stem.py
-# (batches of 1024, lr 5e-3, experts MLP(64, 64)). A large test share: the conflict users'
-# task-2 AUC rests on few positives.
+# Chapter 5's world, split, model sizes and recipe (chapter 6 runs the same world in STEM's
+# setting). ci: batches of 2048, lr 1e-2, narrower experts; book / full: batches of 1024, lr 5e-3,
+# experts MLP(64, 64). A large test share: the conflict users' task-2 AUC rests on few positives.
+# ``epochs`` here and in every chapter is a cap: early stopping on validation AUC ends the runs
+# well before it (each chapter asserts that no run reached it).
 _MTL = {
     "ci": dict(world="multitask", num_rows=400_000, theta_deg=0.0, split=(0.5, 0.1, 0.4),
-               expert_units=(32, 32), tower_units=(16,), batch_size=2048, lr=1e-2, epochs=8),
+               expert_units=(32, 32), tower_units=(16,), batch_size=2048, lr=1e-2, epochs=30),
     "book": dict(world="multitask", num_rows=500_000, theta_deg=0.0, split=(0.5, 0.1, 0.4),
-                 expert_units=(64, 64), tower_units=(32,), batch_size=1024, lr=5e-3, epochs=8),
+                 expert_units=(64, 64), tower_units=(32,), batch_size=1024, lr=5e-3, epochs=30),
     "full": dict(world="multitask", num_rows=2_000_000, theta_deg=0.0, split=(0.5, 0.1, 0.4),
-                 expert_units=(64, 64), tower_units=(32,), batch_size=1024, lr=5e-3, epochs=10),
+                 expert_units=(64, 64), tower_units=(32,), batch_size=1024, lr=5e-3, epochs=50),
 }
 _CH06_MODELS = ("MMoE", "PLE", "ME-MMoE", "STEM", "STEM, no stop-gradient")
 _CH07_BOOK = dict(world="multicvr", num_rows=600_000, split=(0.5, 0.2, 0.3), expert_units=(64, 64),
-                  tower_units=(32,), batch_size=2048, lr=5e-3, epochs=8, seeds=(0, 1, 2),
+                  tower_units=(32,), batch_size=2048, lr=5e-3, epochs=30, seeds=(0, 1, 2),
                   models=("MMoE", "STEM", "AME", "AME, constant gates"), dims=(16, 32, 64),
                   triples=((16, 32, 64), (4, 16, 64), (8, 16, 32), (32, 32, 32)),
                   al_rows=300_000, al_models=("MMoE", "STEM", "STEM-AL"), scenario_rows=300_000,
-                  widget_rows=100_000, widget_epochs=3)
+                  widget_rows=100_000)
 
 _CH04_WORLDS = ("ctr_pair_specific", "ctr")  # room for multi-embedding; rank 4 planted
 
@@ -104,25 +105,23 @@ _CH04_WORLDS = ("ctr_pair_specific", "ctr")  # room for multi-embedding; rank 4 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # 1. The ad world and a single-embedding CTR model
     "ch01": {
-        "ci": dict(world="ctr", num_rows=200_000, epochs=3, batch_size=2048, embedding_dim=16),
-        "book": dict(world="ctr", num_rows=600_000, epochs=6, batch_size=2048, embedding_dim=16),
-        "full": dict(world="ctr_large", num_rows=3_000_000, epochs=8, batch_size=4096,
+        "ci": dict(world="ctr", num_rows=200_000, epochs=30, batch_size=2048, embedding_dim=16),
+        "book": dict(world="ctr", num_rows=600_000, epochs=30, batch_size=2048, embedding_dim=16),
+        "full": dict(world="ctr_large", num_rows=3_000_000, epochs=50, batch_size=4096,
                      embedding_dim=16),
     },
     # 2. Measuring collapse (the larger world: 5,000 users, 20,000 ads, many rare ids)
     "ch02": {
-        "ci": dict(world="ctr_large", num_rows=200_000, epochs=3, embedding_dim=16),
-        "book": dict(world="ctr_large", num_rows=800_000, epochs=4, embedding_dim=16),
-        "full": dict(world="ctr_large", num_rows=4_000_000, epochs=6, embedding_dim=16),
+        "ci": dict(world="ctr_large", num_rows=200_000, epochs=30, embedding_dim=16),
+        "book": dict(world="ctr_large", num_rows=800_000, epochs=30, embedding_dim=16),
+        "full": dict(world="ctr_large", num_rows=4_000_000, epochs=50, embedding_dim=16),
     },
     # 3. Why embeddings collapse
     "ch03": {
-        "ci": dict(world="ctr", num_rows=160_000, epochs=3, dims=(8, 24), toy_rows=150_000,
-                   toy_epochs=3),
-        "book": dict(world="ctr", num_rows=300_000, epochs=4, dims=(8, 16, 32), toy_rows=300_000,
-                     toy_epochs=3),
-        "full": dict(world="ctr", num_rows=2_000_000, epochs=6, dims=(8, 16, 32, 64),
-                     toy_rows=1_000_000, toy_epochs=5),
+        "ci": dict(world="ctr", num_rows=160_000, epochs=30, dims=(8, 24), toy_rows=150_000),
+        "book": dict(world="ctr", num_rows=300_000, epochs=30, dims=(8, 16, 32), toy_rows=300_000),
+        "full": dict(world="ctr", num_rows=2_000_000, epochs=50, dims=(8, 16, 32, 64),
+                     toy_rows=1_000_000),
     },
     # 4. Multi-embedding: SE of width s·D against ME of s sets of width D, in Guo et al.'s setting
     # (CTRConfig.preset("paper"), D = 10, TrainConfig.preset("multi_embedding")) on a world with
@@ -139,11 +138,9 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     },
     # 5. Interest entanglement: single-task vs SharedBottom / MMoE / PLE, one seed
     "ch05": {scale: {**_MTL[scale], **extra} for scale, extra in (
-        ("ci", dict(seeds=(0,), thetas=(0, 30, 60, 90), widget_rows=60_000, widget_epochs=2)),
-        ("book", dict(seeds=(0,), thetas=(0, 15, 30, 45, 60, 75, 90), widget_rows=100_000,
-                      widget_epochs=3)),
-        ("full", dict(seeds=(0, 1, 2), thetas=(0, 15, 30, 45, 60, 75, 90), widget_rows=300_000,
-                      widget_epochs=4)))},
+        ("ci", dict(seeds=(0,), thetas=(0, 30, 60, 90), widget_rows=60_000)),
+        ("book", dict(seeds=(0,), thetas=(0, 15, 30, 45, 60, 75, 90), widget_rows=100_000)),
+        ("full", dict(seeds=(0, 1, 2), thetas=(0, 15, 30, 45, 60, 75, 90), widget_rows=300_000)))},
     # 6. STEM against the shared-embedding models, in Su et al.'s setting: MTLConfig.preset("paper")
     # (8 experts of 3 layers, 8 shared + 1 specific for PLE / STEM, gates and towers of 2 layers)
     # with narrower layers below full scale, TrainConfig.preset("stem") with a longer ``patience``
@@ -153,29 +150,27 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "ci": dict(world="multitask", num_rows=100_000, theta_deg=0.0, split=(0.5, 0.1, 0.4),
                    expert_units=(32, 32, 32), gate_units=(32, 16), tower_units=(32, 16),
                    lrs=(3e-3,), patience=3, seeds=(0, 1, 2), models=("MMoE", "STEM"), widget_rows=60_000,
-                   widget_epochs=2, slider_thetas=(0, 45, 90)),
+                   slider_thetas=(0, 45, 90)),
         "book": dict(world="multitask", num_rows=300_000, theta_deg=0.0, split=(0.5, 0.1, 0.4),
                      expert_units=(64, 64, 64), gate_units=(64, 32), tower_units=(64, 32),
                      lrs=(1e-3, 3e-3), patience=3, seeds=(0, 1, 2), models=_CH06_MODELS,
-                     widget_rows=100_000,
-                     widget_epochs=3, slider_thetas=(0, 30, 60, 90)),
+                     widget_rows=100_000, slider_thetas=(0, 30, 60, 90)),
         "full": dict(world="multitask", num_rows=2_000_000, theta_deg=0.0, split=(0.5, 0.1, 0.4),
                      expert_units=(512, 512, 512), gate_units=(128, 64), tower_units=(128, 64),
                      lrs=(1e-4, 5e-4, 1e-3), patience=2, seeds=(0, 1, 2), models=_CH06_MODELS,
-                     widget_rows=300_000, widget_epochs=4,
+                     widget_rows=300_000,
                      slider_thetas=(0, 15, 30, 45, 60, 75, 90)),
     },
     # 7. AME, STEM-AL and scenarios: the multicvr world (one head, a long tail of small tasks)
     "ch07": {
         "ci": dict(world="multicvr", num_rows=160_000, split=(0.5, 0.2, 0.3), expert_units=(32, 32),
-                   tower_units=(16,), batch_size=4096, lr=1e-2, epochs=4, seeds=(0, 1, 2),
+                   tower_units=(16,), batch_size=4096, lr=1e-2, epochs=30, seeds=(0, 1, 2),
                    models=("AME", "AME, constant gates"), dims=(16, 32, 64),
                    triples=((16, 32, 64), (4, 16, 64)), al_rows=60_000,
-                   al_models=("MMoE", "STEM-AL"), scenario_rows=60_000, widget_rows=80_000,
-                   widget_epochs=2),
+                   al_models=("MMoE", "STEM-AL"), scenario_rows=60_000, widget_rows=80_000),
         "book": _CH07_BOOK,
-        "full": {**_CH07_BOOK, "num_rows": 2_000_000, "epochs": 10, "al_rows": 1_000_000,
-                 "scenario_rows": 1_000_000, "widget_rows": 300_000, "widget_epochs": 4},
+        "full": {**_CH07_BOOK, "num_rows": 2_000_000, "epochs": 50, "al_rows": 1_000_000,
+                 "scenario_rows": 1_000_000, "widget_rows": 300_000},
     },
 }
 
@@ -194,7 +189,7 @@ def sizes(name: str, scale: str | None = None, **overrides) -> Sizes:
 
     Example:
         >>> sizes("ch01", "ci").epochs, sizes("ch01", "ci", epochs=5).epochs
-        (3, 5)
+        (30, 5)
     """
     scale = SCALE if scale is None else scale
     if scale not in SCALES:
