@@ -31,10 +31,10 @@ from minime.studies.results import EPOCHS, Paired, Results, Stat, Table
 from minime.studies.routing import routing_study
 from minime.studies.scales import SCALE, Sizes, sizes
 from minime.studies.scaling import scaling_study
-from minime.studies.tuning import Tuned, tune, valid_auc
+from minime.studies.tuning import Tuned, rates_text, tune, valid_auc
 
 __all__ = ["EPOCHS", "Paired", "Results", "SCALE", "SPECS", "Sizes", "Stat", "Table", "as_history", "assert_converged",
            "bucket_means", "bucket_table", "cache", "cache_dir", "clear_cache", "conflict_pairs", "distance_tables",
            "entanglement", "entanglement_study", "geometry", "results", "routing", "routing_study",
            "scales", "scaling", "scaling_study", "set_geometry", "set_names", "single_label",
-           "sizes", "task_value", "Tuned", "tune", "tuning", "user_gradient_cosines", "valid_auc"]
+           "rates_text", "sizes", "task_value", "Tuned", "tune", "tuning", "user_gradient_cosines", "valid_auc"]

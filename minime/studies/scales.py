@@ -91,12 +91,12 @@ _MTL = {
                  expert_units=(64, 64), tower_units=(32,), batch_size=1024, lr=5e-3, epochs=50),
 }
 _CH06_MODELS = ("MMoE", "PLE", "ME-MMoE", "STEM", "STEM, no stop-gradient")
-_CH07_BOOK = dict(world="multicvr", num_rows=600_000, split=(0.5, 0.2, 0.3), expert_units=(64, 64),
-                  tower_units=(32,), batch_size=2048, lr=5e-3, epochs=30, seeds=(0, 1, 2),
+_CH07_FULL = dict(world="multicvr", num_rows=2_000_000, split=(0.5, 0.2, 0.3), expert_units=(64, 64),
+                  tower_units=(32,), batch_size=2048, lr=5e-3, epochs=50, seeds=(0, 1, 2),
                   models=("MMoE", "STEM", "AME", "AME, constant gates"), dims=(16, 32, 64),
                   triples=((16, 32, 64), (4, 16, 64), (8, 16, 32), (32, 32, 32)),
-                  al_rows=300_000, al_models=("MMoE", "STEM", "STEM-AL"), scenario_rows=300_000,
-                  widget_rows=100_000)
+                  al_rows=1_000_000, al_models=("MMoE", "STEM", "STEM-AL"), scenario_rows=1_000_000,
+                  widget_rows=300_000)
 
 _CH04_WORLDS = ("ctr_pair_specific", "ctr")  # room for multi-embedding; rank 4 planted
 
@@ -130,8 +130,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "ch04": {
         "ci": dict(worlds=_CH04_WORLDS, num_rows=40_000, hidden_units=(64, 64), lrs=(3e-3,),
                    scales=(2,), seeds=(0, 1, 2), slider_dims=(10,)),
-        "book": dict(worlds=_CH04_WORLDS, num_rows=100_000, hidden_units=(64, 64),
-                     lrs=(1e-3, 3e-3), scales=(1, 2, 4), seeds=(0, 1, 2), slider_dims=(5, 10)),
+        "book": dict(worlds=_CH04_WORLDS, num_rows=40_000, hidden_units=(64, 64), lrs=(3e-3,),
+                     scales=(1, 2, 4), seeds=(0, 1, 2), slider_dims=(10,)),
         "full": dict(worlds=_CH04_WORLDS, num_rows=2_000_000, hidden_units=(400, 400),
                      lrs=(5e-4, 1e-3, 2e-3, 4e-3), scales=(1, 2, 4, 10), seeds=(0, 1, 2),
                      slider_dims=(5, 10, 20)),
@@ -151,10 +151,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                    expert_units=(32, 32, 32), gate_units=(32, 16), tower_units=(32, 16),
                    lrs=(3e-3,), patience=3, seeds=(0, 1, 2), models=("MMoE", "STEM"), widget_rows=60_000,
                    slider_thetas=(0, 45, 90)),
-        "book": dict(world="multitask", num_rows=300_000, theta_deg=0.0, split=(0.5, 0.1, 0.4),
-                     expert_units=(64, 64, 64), gate_units=(64, 32), tower_units=(64, 32),
-                     lrs=(1e-3, 3e-3), patience=3, seeds=(0, 1, 2), models=_CH06_MODELS,
-                     widget_rows=100_000, slider_thetas=(0, 30, 60, 90)),
+        "book": dict(world="multitask", num_rows=100_000, theta_deg=0.0, split=(0.5, 0.1, 0.4),
+                     expert_units=(32, 32, 32), gate_units=(32, 16), tower_units=(32, 16),
+                     lrs=(3e-3,), patience=3, seeds=(0, 1, 2), models=_CH06_MODELS,
+                     widget_rows=60_000, slider_thetas=(0, 45, 90)),
         "full": dict(world="multitask", num_rows=2_000_000, theta_deg=0.0, split=(0.5, 0.1, 0.4),
                      expert_units=(512, 512, 512), gate_units=(128, 64), tower_units=(128, 64),
                      lrs=(1e-4, 5e-4, 1e-3), patience=2, seeds=(0, 1, 2), models=_CH06_MODELS,
@@ -168,9 +168,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                    models=("AME", "AME, constant gates"), dims=(16, 32, 64),
                    triples=((16, 32, 64), (4, 16, 64)), al_rows=60_000,
                    al_models=("MMoE", "STEM-AL"), scenario_rows=60_000, widget_rows=80_000),
-        "book": _CH07_BOOK,
-        "full": {**_CH07_BOOK, "num_rows": 2_000_000, "epochs": 50, "al_rows": 1_000_000,
-                 "scenario_rows": 1_000_000, "widget_rows": 300_000},
+        "book": {**_CH07_FULL, "num_rows": 200_000, "expert_units": (32, 32), "tower_units": (16,),
+                 "batch_size": 4096, "lr": 1e-2, "epochs": 30, "al_rows": 100_000,
+                 "scenario_rows": 100_000, "widget_rows": 80_000},
+        "full": _CH07_FULL,
     },
 }
 

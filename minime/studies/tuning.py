@@ -25,7 +25,7 @@ import numpy as np
 
 from minime.studies.results import Key, Results, read
 
-__all__ = ["Tuned", "tune", "valid_auc"]
+__all__ = ["Tuned", "rates_text", "tune", "valid_auc"]
 
 
 def valid_auc(record: dict) -> float:
@@ -99,3 +99,25 @@ def tune(run: Callable[[Any], Results], grid: Sequence, *, by: str = "label",
         finite = [v for v in grid if not math.isnan(scores[arm][v])]
         best[arm] = max(finite, key=lambda v: scores[arm][v]) if finite else grid[0]
     return Tuned(best, scores, records)
+
+
+def rates_text(lrs: Sequence[float], full_lrs: Sequence[float], *, arm: str = "arm",
+               how: str = "on the first seed") -> str:
+    """How a chapter chose each arm's learning rate, in words that match what its run did.
+
+    With several rates the arms were tuned; with one (a scale whose time allows one rate), every
+    arm got it, and the sentence says what ``MINIME_SCALE=full`` tunes over instead.
+
+    Example:
+        >>> rates_text((1e-3, 3e-3), (1e-3, 3e-3), arm="model")
+        'each model gets the one of 0.001, 0.003 with the best validation AUC on the first seed'
+        >>> rates_text((3e-3,), (1e-3, 3e-3))
+        '0.003 for every arm, the one rate this scale has time for (`MINIME_SCALE=full` gives each arm the one of 0.001, 0.003 with the best validation AUC on the first seed)'
+    """
+    def best_of(grid):
+        return f"the one of {', '.join(f'{lr:g}' for lr in grid)} with the best validation AUC {how}"
+
+    if len(lrs) > 1:
+        return f"each {arm} gets {best_of(lrs)}"
+    return (f"{lrs[0]:g} for every {arm}, the one rate this scale has time for "
+            f"(`MINIME_SCALE=full` gives each {arm} {best_of(full_lrs)})")
