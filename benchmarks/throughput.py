@@ -42,11 +42,12 @@ from bench_multi import CRITEO_FIELD_DIMS
 LIBS = OrderedDict([  # --one name -> table label
     ("minime_dense", "minime `train.fit`, Adam"),
     ("minime_sparse", "minime `train.fit`, SparseAdam"),
+    ("minime_bf16", "minime `train.fit`, SparseAdam, bf16 autocast"),
     ("torch_loop", "plain PyTorch loop, minime model, Adam"),
     ("fuxictr", "FuxiCTR 2.3.10 `DCNv2`"),
     ("deepctr", "DeepCTR-Torch 0.3.0 `DCN`"),
 ])
-MINIME = ("minime_dense", "minime_sparse")
+MINIME = ("minime_dense", "minime_sparse", "minime_bf16")
 PIP_NAMES = {"yaml": "pyyaml", "sklearn": "scikit-learn"}
 NAMES = [f"C{i + 1}" for i in range(len(CRITEO_FIELD_DIMS))]
 
@@ -70,14 +71,15 @@ def epoch_order(n: int) -> torch.Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(0))
 
 
-def build_minime(x, y, args, sparse: bool):
+def build_minime(x, y, args, sparse: bool, precision: str = "fp32"):
     from minime import data, models, train
     model = models.build("dcnv2", CRITEO_FIELD_DIMS,  # paper: d=10, 4 cross, (400, 400), BN, 0.2
                          models.CTRConfig.preset("paper", sparse_embedding=sparse))
     rows = data.TensorData(x, y, CRITEO_FIELD_DIMS)
     valid = data.TensorData(x[:512], y[:512], CRITEO_FIELD_DIMS)  # fit validates: ~1 % of a step
     config = train.TrainConfig(epochs=1, batch_size=args.batch, optimizer="sparse_adam" if sparse
-                               else "adam", restore_best=False, progress=False, seed=0)
+                               else "adam", restore_best=False, progress=False, seed=0,
+                               precision=precision)
     return model, lambda: train.fit(model, rows, valid, config)
 
 
@@ -194,6 +196,7 @@ def run_one(args) -> dict:
     x, y = make_data(rows, args.seed)
     builders = {"minime_dense": lambda: build_minime(x, y, args, False),
                 "minime_sparse": lambda: build_minime(x, y, args, True),
+                "minime_bf16": lambda: build_minime(x, y, args, True, "bf16"),
                 "torch_loop": lambda: build_torch_loop(x, y, args),
                 "fuxictr": lambda: build_fuxictr(x, y, args),
                 "deepctr": lambda: build_deepctr(x, y, args)}

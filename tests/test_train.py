@@ -119,3 +119,27 @@ def test_a_run_that_ends_at_its_best_epoch_warns_and_a_plateau_stops(split):
         warnings.simplefilter("error", train.StillImprovingWarning)
         _, flat = fitted(split, config=frozen)
     assert flat.stopped_early and not flat.still_improving and len(flat.epochs) == 3
+
+
+def test_bf16_precision_runs_the_forward_in_bfloat16_and_learns_as_fp32(split):
+    seen = []
+    def hook(module, args, output):
+        seen.append(output.dtype)
+
+    bf16 = dataclasses.replace(FAST, precision="bf16")
+    train.set_seed(0)
+    model = models.build("dcnv2", split.train.field_dims, models.CTRConfig.preset("small"),
+                         num_tasks=split.train.num_tasks)
+    linear = next(m for m in model.modules() if isinstance(m, torch.nn.Linear))
+    handle = linear.register_forward_hook(hook)
+    history = train.fit(model, split.train, split.valid, bf16)
+    handle.remove()
+    _, reference = fitted(split, "dcnv2")
+    # training forwards ran in bfloat16, evaluation forwards in float32
+    assert set(seen) == {torch.bfloat16, torch.float32}, set(seen)
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # weights stay float32
+    assert abs(history.best_valid_auc - reference.best_valid_auc) < 0.01, \
+        (history.best_valid_auc, reference.best_valid_auc)
+    assert history.config["precision"] == "bf16"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        train.TrainConfig(precision="fp16")
