@@ -24,6 +24,8 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
+import platform
 import resource
 import statistics
 import subprocess
@@ -232,6 +234,17 @@ def child(lib: str, args) -> dict | str:
     sys.exit(f"{lib} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
 
 
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else the platform's processor string."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def table(results: dict, skipped: dict, args) -> str:
     """One Markdown table (after a one-line caption): a row per library, ratios per round."""
     first = next((r[0] for r in results.values() if r), None)
@@ -269,6 +282,8 @@ def main() -> None:
     parser.add_argument("--libs", default=",".join(LIBS), help="comma-separated subset")
     parser.add_argument("--fuxictr-zoo", help="FuxiCTR's model_zoo/DCNv2 folder")
     parser.add_argument("--out", help="also write the Markdown table to this file")
+    parser.add_argument("--json", help="also write every run and the setting to this JSON file "
+                        "(what the book's Appendix A reads: benchmarks/results/throughput.json)")
     parser.add_argument("--one", choices=list(LIBS), help=argparse.SUPPRESS)  # child mode
     args = parser.parse_args()
     if args.one:
@@ -295,6 +310,12 @@ def main() -> None:
     print(text, end="")
     if args.out:
         Path(args.out).write_text(text)
+    if args.json:
+        setting = {k: getattr(args, k) for k in ("rows", "steps", "batch", "threads", "repeats", "seed")}
+        Path(args.json).write_text(json.dumps(
+            {"measured": time.strftime("%Y-%m-%d"), "cpu": cpu_name(), "cores": os.cpu_count(),
+             "setting": setting, "labels": {lib: LIBS[lib] for lib in libs}, "runs": results,
+             "skipped": skipped, "table": text}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
