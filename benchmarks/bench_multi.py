@@ -7,6 +7,7 @@ per-set first layer. Criteo's 39 field cardinalities (papers.md §2.3) capped at
 
     python benchmarks/bench_multi.py              # 1 thread, then the default thread count
     python benchmarks/bench_multi.py --steps 5 --cap 5000
+    python benchmarks/bench_multi.py --json out.json   # also every median, as JSON
 
 Prints the median forward + backward + Adam step time of each model and their ratio.
 """
@@ -14,8 +15,10 @@ Prints the median forward + backward + Adam step time of each model and their ra
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -49,6 +52,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2048)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--json", help="also write the medians to this JSON file")
     args = parser.parse_args()
     field_dims = [min(v, args.cap) for v in CRITEO_FIELD_DIMS]
     g = torch.Generator().manual_seed(0)
@@ -61,7 +65,7 @@ def main() -> None:
                                                     me=models.MEConfig(num_embeddings=4))}
     print(f"{len(field_dims)} fields, {sum(field_dims):,} ids, batch {args.batch}, "
           f"median of {args.steps} steps after {args.warmup} warm-up")
-    default_threads = torch.get_num_threads()
+    default_threads, out = torch.get_num_threads(), []
     for threads in dict.fromkeys([1, default_threads]):
         torch.set_num_threads(threads)
         medians = {}
@@ -75,7 +79,12 @@ def main() -> None:
                   f"{medians[name] * 1e3:8.1f} ms/step")
         se, me = medians.values()
         print(f"  threads={threads}  SE / ME step time = {se / me:.2f}x")
+        out.append({"threads": threads, "ms": {k: v * 1e3 for k, v in medians.items()}})
     torch.set_num_threads(default_threads)
+    if args.json:
+        Path(args.json).write_text(json.dumps(
+            {"fields": len(field_dims), "ids": sum(field_dims), "batch": args.batch,
+             "steps": args.steps, "runs": out}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Every chapter at MINIME_SCALE=full on a GPU machine, all at once: times and log tails to stdout,
-# the logs to $OUT/logs.tgz (or /tmp). Two steps:
+# the logs to $OUT/logs.tgz (or /tmp); then the DCNv2 throughput benchmark on the GPU (minime's
+# rows and the plain loop; FuxiCTR and DeepCTR-Torch too where importable), its table to
+# $OUT/throughput_gpu.md. Two steps:
 #   here (with .venv):  bash benchmarks/full_scale_gpu.sh convert   # book/*.md -> .gpu/*.py
 #   on the GPU machine: LIMIT=520 bash benchmarks/full_scale_gpu.sh run
 # The GPU machine needs plotly and ipywidgets (and their dependencies) importable; where it has no
@@ -36,6 +38,9 @@ run)
   sort $logs/times.txt; echo "GPU (util, mem) every 30 s:"; tr '\n' ';' < $logs/gpu.txt; echo
   for f in $logs/*.log; do echo "== $f"; tr '\r' '\n' < "$f" | grep -v "it/s\|step/s\|model/s" | tail -n 6; done
   tar czf "${OUT:-/tmp}/logs.tgz" -C /tmp logs
+  ( cd benchmarks && timeout "${LIMIT:-520}" python3 throughput.py --device cuda --repeats 3 \
+      --out "${OUT:-/tmp}/throughput_gpu.md" ${FUXICTR_ZOO:+--fuxictr-zoo "$FUXICTR_ZOO"} ) \
+    || echo "throughput on the GPU failed or timed out"
   ;;
 *) echo "usage: $0 convert | run" >&2; exit 2 ;;
 esac

@@ -11,12 +11,16 @@ in its own subprocess (so ``ru_maxrss`` is its own peak), ``--repeats`` rounds r
     python benchmarks/throughput.py --fuxictr-zoo FuxiCTR/model_zoo/DCNv2 --out throughput.md
     python benchmarks/throughput.py --rows 8192 --steps 2 --repeats 1 --fuxictr-zoo PATH  # smoke
     python benchmarks/throughput.py --one minime_dense --rows 4096      # one library: a JSON line
+    python benchmarks/throughput.py --device cuda --libs minime_dense,minime_sparse,torch_loop
 
 ``--fuxictr-zoo`` is FuxiCTR's ``model_zoo/DCNv2`` folder (its DCNv2 is not in the wheel).
 Libraries that are not installed are skipped with a one-line message; the peers' virtual
 environment is described in ``benchmarks/README.md`` and ``benchmarks/requirements.txt``.
 Timed: one training epoch (batching, forward, loss, backward, optimiser steps), through each
-library's own training entry point; not timed: data generation, conversion, model building.
+library's own training entry point; not timed: data generation, conversion, model building, and
+a warm-up in which each process first trains a separate model on ``--warmup`` batches (one-off
+costs such as kernel selection and the allocator's first pages, paid once per process, which an
+epoch of 100 steps would otherwise spread over its steps).
 """
 
 from __future__ import annotations
@@ -42,10 +46,10 @@ import torch
 from bench_multi import CRITEO_FIELD_DIMS
 
 LIBS = OrderedDict([  # --one name -> table label
-    ("minime_dense", "minime `train.fit`, Adam"),
+    ("minime_dense", "minime `train.fit`, fused Adam"),
     ("minime_sparse", "minime `train.fit`, SparseAdam"),
     ("minime_bf16", "minime `train.fit`, SparseAdam, bf16 autocast"),
-    ("torch_loop", "plain PyTorch loop, minime model, Adam"),
+    ("torch_loop", "plain PyTorch loop, minime model, torch's default Adam"),
     ("fuxictr", "FuxiCTR 2.3.10 `DCNv2`"),
     ("deepctr", "DeepCTR-Torch 0.3.0 `DCN`"),
 ])
@@ -76,24 +80,24 @@ def epoch_order(n: int) -> torch.Tensor:
 def build_minime(x, y, args, sparse: bool, precision: str = "fp32"):
     from minime import data, models, train
     model = models.build("dcnv2", CRITEO_FIELD_DIMS,  # paper: d=10, 4 cross, (400, 400), BN, 0.2
-                         models.CTRConfig.preset("paper", sparse_embedding=sparse))
+                         models.CTRConfig.preset("paper", sparse_embedding=sparse)).to(args.device)
     rows = data.TensorData(x, y, CRITEO_FIELD_DIMS)
     valid = data.TensorData(x[:512], y[:512], CRITEO_FIELD_DIMS)  # fit validates: ~1 % of a step
     config = train.TrainConfig(epochs=1, batch_size=args.batch, optimizer="sparse_adam" if sparse
                                else "adam", restore_best=False, progress=False, seed=0,
                                precision=precision)
-    return model, lambda: train.fit(model, rows, valid, config)
+    return model, lambda: train.fit(model, rows, valid, config, device=args.device)
 
 
 def build_torch_loop(x, y, args):
     from minime import models
-    model = models.build("dcnv2", CRITEO_FIELD_DIMS, "paper")
+    model = models.build("dcnv2", CRITEO_FIELD_DIMS, "paper").to(args.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y).unsqueeze(1)
+    xt, yt = torch.from_numpy(x).to(args.device), torch.from_numpy(y).unsqueeze(1).to(args.device)
 
     def run():
         model.train()
-        order = epoch_order(len(yt))  # the same batches as train.fit
+        order = epoch_order(len(yt)).to(args.device)  # the same batches as train.fit
         for start in range(0, len(yt), args.batch):
             index = order[start:start + args.batch]
             loss = torch.nn.functional.binary_cross_entropy_with_logits(model(xt[index]), yt[index])
@@ -135,7 +139,8 @@ def build_fuxictr(x, y, args):
     feature_map.labels, feature_map.num_fields, feature_map.default_emb_dim = ["label"], 39, 10
     feature_map.set_column_index()
     # "stacked" = minime's structure (FuxiCTR's default is "parallel", cross ‖ MLP).
-    model = zoo.DCNv2(feature_map, gpu=-1, model_structure="stacked", embedding_dim=10,
+    gpu = (torch.device(args.device).index or 0) if args.device.startswith("cuda") else -1
+    model = zoo.DCNv2(feature_map, gpu=gpu, model_structure="stacked", embedding_dim=10,
                       num_cross_layers=4, stacked_dnn_hidden_units=[400, 400],
                       dnn_activations="ReLU", net_dropout=0.2, batch_norm=True,
                       learning_rate=1e-3, optimizer="adam", loss="binary_crossentropy",
@@ -184,7 +189,8 @@ def build_deepctr(x, y, args):
     model = DCN([], features, cross_num=4, cross_parameterization="matrix",
                 dnn_hidden_units=(400, 400), dnn_activation="relu", dnn_use_bn=True,
                 dnn_dropout=0.2, l2_reg_linear=0, l2_reg_embedding=0, l2_reg_cross=0,
-                l2_reg_dnn=0, seed=0, task="binary", device="cpu")
+                l2_reg_dnn=0, seed=0, task="binary",
+                device="cuda:0" if args.device == "cuda" else args.device)
     model.compile("adam", "binary_crossentropy")  # Adam(lr=1e-3), sigmoid + BCE (sum)
     inputs = {name: x[:, j] for j, name in enumerate(NAMES)}
     # fit: concatenates the columns, DataLoader(TensorDataset, shuffle=True), ids as float32.
@@ -196,15 +202,19 @@ def run_one(args) -> dict:
     torch.set_num_threads(args.threads)
     rows = min(args.rows, args.steps * args.batch) if args.steps else args.rows
     x, y = make_data(rows, args.seed)
-    builders = {"minime_dense": lambda: build_minime(x, y, args, False),
-                "minime_sparse": lambda: build_minime(x, y, args, True),
-                "minime_bf16": lambda: build_minime(x, y, args, True, "bf16"),
-                "torch_loop": lambda: build_torch_loop(x, y, args),
-                "fuxictr": lambda: build_fuxictr(x, y, args),
-                "deepctr": lambda: build_deepctr(x, y, args)}
+    builders = {"minime_dense": lambda x, y: build_minime(x, y, args, False),
+                "minime_sparse": lambda x, y: build_minime(x, y, args, True),
+                "minime_bf16": lambda x, y: build_minime(x, y, args, True, "bf16"),
+                "torch_loop": lambda x, y: build_torch_loop(x, y, args),
+                "fuxictr": lambda x, y: build_fuxictr(x, y, args),
+                "deepctr": lambda x, y: build_deepctr(x, y, args)}
     try:
+        warm = min(rows, args.warmup * args.batch)
+        if warm:  # the process warms up (kernels, allocator, threads) on a model of its own
+            torch.manual_seed(1)
+            builders[args.one](x[:warm], y[:warm])[1]()
         torch.manual_seed(0)
-        model, run = builders[args.one]()
+        model, run = builders[args.one](x, y)
     except ModuleNotFoundError as error:
         top = (error.name or "?").split(".")[0]
         raise Skip(f"cannot import {top!r}: pip install {PIP_NAMES.get(top, top)} (see "
@@ -212,19 +222,29 @@ def run_one(args) -> dict:
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # the first optimiser imports
     #   torch._dynamo (~2 s): a start-up cost, paid here and not inside minime's fit
+    cuda = args.device.startswith("cuda")
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
     run()
+    if cuda:
+        torch.cuda.synchronize()  # the epoch's last kernels
     seconds = time.perf_counter() - start
     return {"lib": args.one, "rows": rows, "steps": -(-rows // args.batch), "params": params,
+            "warmup_steps": -(-warm // args.batch),
             "seconds": seconds, "sps": rows / seconds, "torch": torch.__version__,
-            "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "device": args.device, "gpu_peak_mib": torch.cuda.max_memory_allocated() / 2**20
+            if cuda else None}
 
 
 def child(lib: str, args) -> dict | str:
     """Run ``--one lib`` in a fresh interpreter: its result, or a skip message (a string)."""
     command = [sys.executable, __file__, "--one", lib, "--rows", str(args.rows), "--batch",
                str(args.batch), "--steps", str(args.steps), "--threads", str(args.threads),
-               "--seed", str(args.seed)] + (["--fuxictr-zoo", args.fuxictr_zoo]
+               "--seed", str(args.seed), "--warmup", str(args.warmup), "--device",
+               args.device] + (["--fuxictr-zoo", args.fuxictr_zoo]
                                             if args.fuxictr_zoo else [])
     done = subprocess.run(command, capture_output=True, text=True)
     for line in reversed(done.stdout.splitlines()):
@@ -251,7 +271,10 @@ def table(results: dict, skipped: dict, args) -> str:
     head = (f"DCNv2 (embed 10, 4 full-rank cross layers, MLP (400, 400), BN, dropout 0.2), "
             f"{len(CRITEO_FIELD_DIMS)} fields / {sum(CRITEO_FIELD_DIMS):,} ids, batch "
             f"{args.batch}, {first['rows']:,} rows ({first['steps']} steps) per epoch, "
-            f"{args.threads} thread(s), {args.repeats} round(s), torch {first['torch']}"
+            f"after {args.warmup} warm-up steps, "
+            f"{'on ' + args.device if args.device != 'cpu' else str(args.threads) + ' thread(s)'}"
+            f", {args.repeats} "
+            f"round(s), torch {first['torch']}"
             if first else "no library ran")
     mins = [m for m in MINIME if results.get(m)]
     lines = [head, "", "| library | trainable params | samples/s (median) | min–max | peak RSS "
@@ -277,8 +300,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=0, help="cap on batches (0: the whole epoch)")
     parser.add_argument("--batch", type=int, default=2048)
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument("--device", default="cpu", help="cpu (the default) or cuda; on a GPU "
+                        "every library trains there, with the data in its usual place")
     parser.add_argument("--repeats", type=int, default=3, help="round-robin rounds")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
+    parser.add_argument("--warmup", type=int, default=5, help="batches each process first trains "
+                        "a separate model on, untimed (0: none)")
     parser.add_argument("--libs", default=",".join(LIBS), help="comma-separated subset")
     parser.add_argument("--fuxictr-zoo", help="FuxiCTR's model_zoo/DCNv2 folder")
     parser.add_argument("--out", help="also write the Markdown table to this file")
@@ -311,7 +338,9 @@ def main() -> None:
     if args.out:
         Path(args.out).write_text(text)
     if args.json:
-        setting = {k: getattr(args, k) for k in ("rows", "steps", "batch", "threads", "repeats", "seed")}
+        setting = {k: getattr(args, k)
+                   for k in ("rows", "steps", "batch", "threads", "repeats", "seed", "warmup",
+                             "device")}
         Path(args.json).write_text(json.dumps(
             {"measured": time.strftime("%Y-%m-%d"), "cpu": cpu_name(), "cores": os.cpu_count(),
              "setting": setting, "labels": {lib: LIBS[lib] for lib in libs}, "runs": results,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["OPTIMIZERS", "make_optimizers", "split_sparse_parameters"]
+__all__ = ["OPTIMIZERS", "adam_optimizer", "make_optimizers", "split_sparse_parameters"]
 
 OPTIMIZERS = ("adam", "sparse_adam")
 
@@ -52,21 +52,42 @@ def make_optimizers(model: nn.Module, config) -> tuple[list, str]:
     Example:
         >>> from minime.train import TrainConfig
         >>> make_optimizers(nn.Linear(2, 1), TrainConfig())[1]
-        'Adam(lr=0.001, weight_decay=0.0), dense gradients, 2 tensors'
+        'Adam(lr=0.001, weight_decay=0.0, fused), dense gradients, 2 tensors'
     """
     sparse, dense = split_sparse_parameters(model)
     if config.optimizer == "adam":
         if sparse:
             raise ValueError("the model has sparse embedding tables (sparse_embedding=True), which "
                              "Adam cannot update: use TrainConfig(optimizer='sparse_adam')")
-        opt = torch.optim.Adam(dense, lr=config.lr, weight_decay=config.weight_decay)
-        return [opt], (f"Adam(lr={config.lr}, weight_decay={config.weight_decay}), dense "
-                       f"gradients, {len(dense)} tensors")
+        opt, adam = adam_optimizer(dense, config.lr, config.weight_decay)
+        return [opt], f"{adam}, dense gradients, {len(dense)} tensors"
     if not sparse:
         raise ValueError("optimizer='sparse_adam' needs sparse embedding tables: build the model "
                          "with a config whose sparse_embedding=True")
-    opts = [torch.optim.SparseAdam(sparse, lr=config.lr)]
+    opts, adam = [torch.optim.SparseAdam(sparse, lr=config.lr)], "no Adam"
     if dense:
-        opts.append(torch.optim.Adam(dense, lr=config.lr, weight_decay=config.weight_decay))
+        opt, adam = adam_optimizer(dense, config.lr, config.weight_decay)
+        opts.append(opt)
     return opts, (f"SparseAdam(lr={config.lr}) on {len(sparse)} sparse table(s) + "
-                  f"Adam(lr={config.lr}, weight_decay={config.weight_decay}) on {len(dense)} tensors")
+                  f"{adam} on {len(dense)} tensors")
+
+
+def adam_optimizer(params: list[nn.Parameter], lr: float, weight_decay: float):
+    """``torch.optim.Adam`` with ``fused=True`` where torch has it for the parameters' device.
+
+    The fused kernel updates a tensor in one pass instead of one pass per Adam operation; on a
+    CPU it steps a 1.09M × 10 table about 6× faster (``benchmarks/throughput.py``) and gives
+    the same weights up to float32 rounding (``tests/test_optimizers.py``). Where torch has no
+    fused Adam for the device (torch < 2.4 on CPU) it is the usual Adam.
+
+    Returns:
+        ``(optimiser, description)``, e.g. ``"Adam(lr=0.001, weight_decay=0.0, fused)"``.
+    """
+    name = f"Adam(lr={lr}, weight_decay={weight_decay}"
+    if params:
+        try:
+            return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True), \
+                f"{name}, fused)"
+        except RuntimeError:  # no fused kernel for this device in this torch
+            pass
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay), f"{name})"

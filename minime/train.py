@@ -133,7 +133,7 @@ class History:
     epochs: list[dict] = field(default_factory=list)  # epoch, train_loss, valid_auc, ...
     best_epoch: int = 0  # 1-based epoch whose weights the model holds (restore_best)
     best_valid_auc: float = float("nan")  # mean over tasks
-    optimizer: str = ""  # e.g. "Adam(lr=0.001, weight_decay=0.0), dense gradients, 7 tensors"
+    optimizer: str = ""  # e.g. "Adam(lr=0.001, weight_decay=0.0, fused), dense gradients, 7 tensors"
     stopped_early: bool = False
     seconds: float = 0.0
     config: dict = field(default_factory=dict)
