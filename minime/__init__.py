@@ -8,12 +8,14 @@ The map: the paper's figure 1 as folders. Data flows left to right; a module imp
 the layers to its left (a test checks it)::
 
     data ─> embedding ─> blocks ─> interaction ─┐
-                                   experts ─────┴─> models ─> train ────┐
+                                   experts ─────┤
+                                   encoders ────┴─> models ─> train ────┐
                                                             └> analysis ┴─> studies ─> notebook
     metrics, progress: leaves any layer may use              plots (figures from arrays)  widgets
 
     data/         TensorData (int64 ids, labels, meta), the synthetic world and its truth
     embedding     FusedEmbedding (one set), MultiEmbedding (M sets: ME, STEM, AME), one gather
+    encoders/     features with priors: MNSE (numerics), HashID (LSH codes), Similarity Encoding
     blocks        MLP, MLPExperts (E MLPs in one batched product)
     interaction   FM, FwFM, IPNN, CrossNetV2 (DCNv2), FieldWeightedCrossNet
     experts       SoftmaxGate, mix (with stop-gradients), MixtureLayer (MMoE / CGC / STEM level)
@@ -21,7 +23,8 @@ the layers to its left (a test checks it)::
                   multi_task.py (SharedBottom, MMoE, PLE, ME-MMoE, STEM-Net), multi_table.py
                   (AME, STEM-AL, scenarios), registry.py (build, num_parameters, predict)
     train         fit (early stopping), evaluate;  optimizers: Adam / SparseAdam
-    analysis/     collapse (spectra, IA), diversity, transfer, entanglement, gradients, gates
+    analysis/     collapse (spectra, IA), diversity, transfer, entanglement, gradients, gates,
+                  correlation (CTC)
     plots/        one function per figure: arrays in, a plotly Figure out
     studies/      the book's cached experiments, the scale presets, Results (statistics)
     notebook, widgets   chapter set-up and glue; ipywidgets panels
@@ -43,6 +46,7 @@ __all__ = [
     "blocks",
     "data",
     "embedding",
+    "encoders",
     "experts",
     "interaction",
     "metrics",

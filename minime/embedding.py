@@ -11,9 +11,8 @@ ids ``(B, F)`` becomes rows by adding ``offsets`` and is looked up with a single
   ``(B, F, d_k)``. Equal dims give multi-embedding (Guo et al., ICML 2024), ``T + 1`` sets give
   STEM's task-specific + shared tables (Su et al., AAAI 2024), unequal dims give AME.
 
-Both classes share one API to read their weights: ``num_embeddings`` (``M``; 1 for a
-FusedEmbedding), ``dims``, ``tables()`` (``[set][field]`` views ``(V_f, d_k)``),
-``field_tables(embedding_set)`` and ``field_rows(field, embedding_set)``.
+Both share one API to read their weights: ``num_embeddings`` (``M``; 1 for a FusedEmbedding),
+``dims``, ``tables()`` (``[set][field]`` views ``(V_f, d_k)``), ``field_tables``, ``field_rows``.
 
 Ids are checked on every forward (off: ``module.check_ids = False``): an id outside ``0 .. V_f - 1``
 raises a ``ValueError`` naming field, row and value, never a CUDA device-side assert.
@@ -46,6 +45,7 @@ class _FieldTable(nn.Module):
             raise ValueError(f"{len(field_names)} field_names for {len(self.field_dims)} fields")
         self.field_names = None if field_names is None else tuple(field_names)
         self.check_ids = True  # set False to skip the id checks (saves one reduction)
+        self.field_encoders = nn.ModuleDict()  # field index -> encoder (minime.encoders)
         rows = sum(self.field_dims)  # uninitialised here: subclasses draw it once, per block
         self.table = nn.Embedding(rows, width, sparse=sparse, _weight=torch.empty(rows, width))
         offsets = [0, *accumulate(self.field_dims)][:-1]
@@ -59,10 +59,15 @@ class _FieldTable(nn.Module):
         return len(self.field_dims)
 
     def lookup(self, ids: Tensor) -> Tensor:
-        """Check ``ids`` and gather their rows: ``(B, F) -> (B, F, width)``, one gather."""
+        """Check ``ids`` and gather their rows: ``(B, F) -> (B, F, width)``, one gather; a field
+        given an encoder (:func:`minime.encoders.encode_field`) takes the encoder's output."""
         if self.check_ids:
             ids = self.validate(ids)
-        return self.table(ids + self.offsets)  # (B, F) -> (B, F, width)
+        rows = self.table(ids + self.offsets)  # (B, F) -> (B, F, width)
+        for key, encoder in self.field_encoders.items():  # (B,) values -> (B, 1, width)
+            f = int(key)
+            rows = torch.cat([rows[:, :f], encoder(ids[:, f]).unsqueeze(1), rows[:, f + 1:]], 1)
+        return rows
 
     def validate(self, ids: Tensor) -> Tensor:
         """Return ``ids`` as int64 ``(B, F)`` or raise ``ValueError`` saying what is wrong."""
@@ -110,8 +115,7 @@ class _FieldTable(nn.Module):
         if not 0 <= k < self.num_embeddings:
             raise ValueError(f"embedding_set must be in 0..{self.num_embeddings - 1} (or -1 for "
                              f"the last) or None, got {embedding_set}")
-        start = sum(self.dims[:k])
-        return slice(start, start + self.dims[k])
+        return slice(sum(self.dims[:k]), sum(self.dims[:k + 1]))
 
     def field_tables(self, embedding_set: int | None = None) -> list[Tensor]:
         """Per-field tables of one set, or of all sets side by side: F × ``(V_f, d)`` views.
@@ -205,8 +209,7 @@ class FusedEmbedding(_FieldTable):
         if embedding_dim < 1:
             raise ValueError(f"embedding_dim must be positive, got {embedding_dim}")
         super().__init__(field_dims, embedding_dim, sparse=sparse, field_names=field_names)
-        self.embedding_dim = int(embedding_dim)
-        self.init = init
+        self.embedding_dim, self.init = int(embedding_dim), init
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -263,8 +266,7 @@ class MultiEmbedding(_FieldTable):
         if not dims or min(dims) < 1:
             raise ValueError(f"dims must be non-empty positive ints, got {dims}")
         super().__init__(field_dims, sum(dims), sparse=sparse, field_names=field_names)
-        self._dims = dims
-        self.init = init
+        self._dims, self.init = dims, init
         self.reset_parameters()
 
     @property

@@ -138,3 +138,12 @@ def test_sliders_move(server, browser, doc):
         page.screenshot(path=str(SHOTS / f"{Path(doc).name}-slider{i}.png"), full_page=True)
     page.close()
     assert not errors, f"{doc}: JavaScript errors: {errors}"
+
+
+def test_appendix_a_renders_its_tables():
+    """The build-time table and the committed benchmark tables are HTML tables, not text."""
+    html = (HTML / "book" / "appendix_a_performance.html").read_text()
+    results = ROOT / "benchmarks" / "results"
+    expected = 1 + (results / "summary.md").exists() + (results / "throughput.json").exists()
+    assert html.count("<table") >= expected, f"{html.count('<table')} tables, {expected} expected"
+    assert "| measurement |" not in html  # a Markdown table left as a paragraph

@@ -20,7 +20,7 @@ LAYERS = {
     "data": 1,
     "embedding": 2,
     "blocks": 3,
-    "interaction": 4, "experts": 4,
+    "interaction": 4, "experts": 4, "encoders": 4,
     "models": 5, "optimizers": 5,
     "train": 6, "analysis": 6,
     "plots": 7,

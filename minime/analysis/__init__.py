@@ -4,7 +4,7 @@ Submodules: ``spectrum`` (σ, IA, erank of a matrix), ``tables`` (reading a mode
 sets and rows), ``collapse`` (per-field spectra, sub-embeddings, IA per epoch), ``diversity``
 (principal angles between sets, cross-layer block norms), ``callbacks`` (IA per epoch), ``transfer`` (AUC per bucket of rows,
 transfer, oracle AUC), ``entanglement`` (RecScope's user–item distances), ``gradients`` (task
-gradient conflict), ``gates`` (gate weights). This package re-exports their public names, so
+gradient conflict), ``gates`` (gate weights), ``correlation`` (CTC: which behaviours carry signal about the target). This package re-exports their public names, so
 chapters write
 ``from minime import analysis`` and then ``analysis.information_abundance(E)`` or
 ``analysis.field_spectra(model, data=train)`` or ``analysis.set_similarity(model)`` or
@@ -12,6 +12,7 @@ chapters write
 """
 
 from minime.analysis.callbacks import IACallback
+from minime.analysis.correlation import binary_mutual_information, ctc_map
 from minime.analysis.collapse import (SpectrumReport, collapse_ratio, field_spectra, set_spectra,
                                       snapshot, sub_embedding_ia)
 from minime.analysis.diversity import (block_norms, principal_angles, set_block_norms,
@@ -37,4 +38,6 @@ __all__ = ["IACallback", "SpectrumReport", "block_norms", "collapse_ratio", "eff
            "TaskGradients", "band_shares", "bucket_auc", "bucket_logloss", "conflict_buckets", "conflict_subset",
            "distance_bands", "distinct_pairs", "feedback_buckets", "gate_weights",
            "gradient_conflict", "row_gradient_cosines", "spearman", "task_gate_mass", "transfer",
-           "user_item_distances"]
+           "user_item_distances",
+           # feature correlation
+           "binary_mutual_information", "ctc_map"]

@@ -3,7 +3,9 @@
 * :mod:`minime.data.batches` -- :class:`TensorData`, rows of int64 ids and float labels kept on a
   device and cut into batches by one ``randperm`` per epoch;
 * :mod:`minime.data.synthetic` -- :func:`make_world`, a seeded generator with a planted truth
-  (configs and presets in :mod:`minime.data.world_config`, the truth in :mod:`minime.data.truth`).
+  (configs and presets in :mod:`minime.data.world_config`, the truth in :mod:`minime.data.truth`);
+* :mod:`minime.data.encoding_world` -- :func:`make_encoding_world`, chapter 8's world of ordinal
+  ages, ad creatives, pre-trained vectors and behaviour histories.
 
 Example:
     >>> from minime import data
@@ -15,12 +17,15 @@ Example:
 
 from minime.data import batches, synthetic
 from minime.data.batches import LABEL_MASK, Batch, Split, TensorData
+from minime.data.encoding_world import EncodingWorld, EncodingWorldConfig, make_encoding_world
 from minime.data.synthetic import World, make_world
 from minime.data.truth import Truth
 from minime.data.world_config import PRESETS, FieldSpec, WorldConfig
 
 __all__ = [
     "Batch",
+    "EncodingWorld",
+    "EncodingWorldConfig",
     "LABEL_MASK",
     "FieldSpec",
     "PRESETS",
@@ -30,6 +35,7 @@ __all__ = [
     "World",
     "WorldConfig",
     "batches",
+    "make_encoding_world",
     "make_world",
     "synthetic",
 ]
