@@ -7,11 +7,12 @@ From the repository root, with the project's environment (the chapters run in it
         --fuxictr-zoo /work/peers/FuxiCTR/model_zoo/DCNv2        # the table of Appendix A
     .venv/bin/python benchmarks/run_all.py --only metrics,multi  # a subset
     .venv/bin/python benchmarks/run_all.py --quick               # a smoke run, minutes
+    .venv/bin/python benchmarks/run_all.py --summary-only        # the table again, from the JSON
 
 Each benchmark runs in its own process and writes ``<out>/<name>.json``; the table goes to
 ``<out>/summary.md`` (``--out``, default ``benchmarks/results``). Benchmarks (``--only``):
 
-- ``throughput``: ``throughput.py``, DCNv2 training samples/s of minime, a plain loop, FuxiCTR and
+- ``throughput``: ``throughput.py``, DCNv2 training samples/s and peak RSS of minime, a plain loop, FuxiCTR and
   DeepCTR-Torch (the peers through ``--peers-python``, the environment of ``benchmarks/README.md``).
 - ``multi``: ``bench_multi.py``, one step of ME-DCNv2 4×10 against SE DCNv2-40.
 - ``multitask``: ``bench_multitask.py``, one step of every multi-task model (STEM, AME, MMoE…).
@@ -107,6 +108,12 @@ def summary(out: Path) -> str:
                                  spread([r["sps"] for r in runs[mine]]),
                                  f"{name} {spread([r['sps'] for r in runs[peer]])}",
                                  f"{spread(ratios, '.2f')}×", target, met))
+        for mine, what in (("minime_sparse", "SparseAdam"), ("minime_dense", "fused Adam")):
+            for peer, name in (("fuxictr", "FuxiCTR"), ("deepctr", "DeepCTR-Torch")):
+                if runs.get(mine) and runs.get(peer):
+                    a, b = (max(r["rss_mib"] for r in runs[k]) for k in (mine, peer))
+                    rows.append((f"DCNv2 training peak RSS (MiB), minime {what}", f"{a:,.0f}",
+                                 f"{name} {b:,.0f}", f"{a / b:.2f}×", "", ""))
     if mt := load("multi"):
         for run in mt["runs"]:
             se, me = run["ms"]["SE DCNv2-40"], run["ms"]["ME DCNv2 4x10"]
@@ -156,6 +163,8 @@ def main() -> None:
     parser.add_argument("--scales", default="ci,book", help="scales the chapters are timed at")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: check that all runs")
     parser.add_argument("--out", default=str(HERE / "results"), help="folder for the results")
+    parser.add_argument("--summary-only", action="store_true",
+                        help="run nothing: rewrite summary.md from the JSON files in --out")
     args = parser.parse_args()
     only = [b for b in args.only.split(",") if b]
     if set(only) - set(BENCHES):
@@ -163,6 +172,8 @@ def main() -> None:
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     quick = args.quick
+    if args.summary_only:
+        only = []
     if "throughput" in only:
         run_script("throughput.py", args.peers_python,
                    (["--fuxictr-zoo", args.fuxictr_zoo] if args.fuxictr_zoo else [])
@@ -180,7 +191,9 @@ def main() -> None:
         scales = [s for s in args.scales.split(",") if s]
         print(f"\nchapters at {', '.join(scales)}, one at a time", flush=True)
         (out / "chapters.json").write_text(json.dumps(time_chapters(scales, 1200), indent=1) + "\n")
-    text = (f"Measured {time.strftime('%Y-%m-%d')} by `benchmarks/run_all.py`"
+    when = (json.loads((out / "throughput.json").read_text())["measured"] if args.summary_only
+            and (out / "throughput.json").exists() else time.strftime("%Y-%m-%d"))
+    text = (f"Measured {when} by `benchmarks/run_all.py`"
             f"{' --quick (smoke sizes)' if quick else ''}.\n\n" + summary(out))
     (out / "summary.md").write_text(text)
     print("\n" + text + f"\nwritten: {out / 'summary.md'}")

@@ -64,9 +64,9 @@ class _FieldTable(nn.Module):
         if self.check_ids:
             ids = self.validate(ids)
         rows = self.table(ids + self.offsets)  # (B, F) -> (B, F, width)
-        for key, encoder in self.field_encoders.items():  # (B,) values -> (B, 1, width)
+        for key, encoder in self.field_encoders.items():  # (B, F) ids -> (B, 1, width)
             f = int(key)
-            rows = torch.cat([rows[:, :f], encoder(ids[:, f]).unsqueeze(1), rows[:, f + 1:]], 1)
+            rows = torch.cat([rows[:, :f], encoder(ids).unsqueeze(1), rows[:, f + 1:]], 1)
         return rows
 
     def validate(self, ids: Tensor) -> Tensor:

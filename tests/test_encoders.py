@@ -186,7 +186,7 @@ def test_encode_field_in_a_model_trains_the_encoder():
     model = models.build("dcnv2", [5, 100], "small")
     width = sum(model.embedding.dims)
     mnse = encoders.encode_field(model.embedding, 1, encoders.MNSE(99, width, combine="sum"))
-    assert any(n.startswith("embedding.field_encoders.1.tables.") for n in model.state_dict())
+    assert any(n.startswith("embedding.field_encoders.1.encoder.tables.") for n in model.state_dict())
     x = torch.tensor([[1, 51], [2, 50], [0, 7]])
     before = [t.weight.detach().clone() for t in mnse.tables]
     loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x), torch.ones(3, 1))
@@ -218,3 +218,93 @@ def test_encode_field_refuses_mismatches():
         encoders.encode_field(emb, "income", encoders.MNSE(99, 4, combine="sum"))
     with pytest.raises(TypeError, match="has no field encoders"):
         encoders.encode_field(torch.nn.Linear(2, 2), 0, encoders.MNSE(99, 4))
+
+
+# ---------------------------------------------------------------- TIM, DIN, mean pooling
+def _history(seed=0, batch=64, length=6, ids=9):
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(0, length + 1, (batch,), generator=g)
+    seq = torch.randint(0, ids, (batch, length), generator=g)
+    seq = torch.where(encoders.relative_positions(lengths, length) >= 1, seq, ids - 1)  # pad
+    return torch.randint(0, ids, (batch,), generator=g), seq, lengths
+
+
+def test_tim_matches_its_formula():
+    torch.manual_seed(0)
+    tim = encoders.TargetAttention(9, 5, max_len=6)
+    target, seq, lengths = _history()
+    got = tim(target, seq, lengths)
+    E, P = tim.embedding.weight.detach(), tim.position.weight.detach()
+    for b in range(len(target)):
+        n = int(lengths[b])
+        if n == 0:
+            assert torch.equal(got[b], torch.zeros(5))
+            continue
+        e = E[seq[b, :n]] + P[n - torch.arange(n)]  # positions n, n-1, .., 1
+        v = E[target[b]] + P[0]
+        alpha = torch.softmax(e @ v / 5 ** 0.5, 0)
+        torch.testing.assert_close(got[b], (alpha[:, None] * e * v).sum(0))
+
+
+@pytest.mark.parametrize("kind", encoders.KINDS)
+def test_padding_is_ignored(kind):
+    torch.manual_seed(0)
+    module = encoders.TargetAttention(9, 4, max_len=6, kind=kind)
+    target, seq, lengths = _history(seed=1)
+    other = torch.where(encoders.relative_positions(lengths, 6) >= 1, seq,
+                        torch.randint(0, 9, seq.shape))  # new ids in every padded slot
+    torch.testing.assert_close(module(target, other, lengths), module(target, seq, lengths))
+    weights = module.attention(target, seq, lengths)
+    assert bool((weights[encoders.relative_positions(lengths, 6) < 1] == 0).all())
+    if kind == "tim":
+        sums = weights.sum(1)
+        torch.testing.assert_close(sums[lengths > 0], torch.ones(int((lengths > 0).sum())))
+
+
+def test_tim_sees_position_and_din_does_not():
+    torch.manual_seed(0)
+    target, seq, lengths = torch.tensor([1]), torch.tensor([[1, 2, 2]]), torch.tensor([3])
+    swapped = torch.tensor([[2, 2, 1]])  # the same behaviours, the match now most recent
+    tim = encoders.TargetAttention(4, 8, max_len=3, kind="tim")
+    din = encoders.TargetAttention(4, 8, max_len=3, kind="din")
+    assert not torch.allclose(tim(target, seq, lengths), tim(target, swapped, lengths))
+    torch.testing.assert_close(din(target, seq, lengths), din(target, swapped, lengths))
+    cor = tim.correlation_map(1, range(4), range(1, 4))
+    assert cor.shape == (4, 3) and bool((cor > 0).all())
+
+
+def test_sequence_input_errors_name_the_feature():
+    tim = encoders.TargetAttention(5, 4, max_len=3, name="clicks")
+    target, ok = torch.tensor([1]), torch.tensor([[1, 2, 0]])
+    with pytest.raises(ValueError, match="clicks: sequences of length 4 are longer than max_len=3"):
+        tim(target, torch.tensor([[1, 2, 0, 0]]), torch.tensor([2]))
+    with pytest.raises(ValueError, match=r"clicks: lengths must lie in \[0, 3\] .*got \[-1, -1\]"):
+        tim(target, ok, torch.tensor([-1]))
+    with pytest.raises(ValueError, match=r"clicks: ids must lie in \[0, 4\]"):
+        tim(target, torch.tensor([[1, 7, 0]]), torch.tensor([2]))
+    with pytest.raises(ValueError, match="clicks: sequence must be int64"):
+        tim(target, ok.int(), torch.tensor([2]))
+    with pytest.raises(ValueError, match="kind must be one of"):
+        encoders.TargetAttention(5, 4, max_len=3, kind="transformer")
+
+
+def test_encode_sequence_makes_the_history_one_field():
+    from minime import data, models
+    torch.manual_seed(0)
+    world = data.make_encoding_world(500, seed=0, seq_len=4)
+    names = world.data.field_names
+    model = models.build("dcnv2", world.data.field_dims, "small")
+    width = sum(model.embedding.dims)
+    slots = [names.index(f"seq_{j}") for j in range(4)]  # models.build keeps no field names
+    tim = encoders.encode_sequence(
+        model.embedding, encoders.TargetAttention(world.config.num_categories + 1, width, 4),
+        target=names.index("category"), slots=slots, length=names.index("seq_len"))
+    x = world.data.x[:50]
+    rows = model.embedding(x)
+    assert bool((rows[:, slots] == 0).all())
+    torch.testing.assert_close(rows[:, names.index("seq_len")],
+                               tim(x[:, 2], x[:, slots], x[:, names.index("seq_len")]))
+    assert model(x).shape == (50, 1)
+    with pytest.raises(ValueError, match="max_len=3"):
+        encoders.encode_sequence(model.embedding, encoders.TargetAttention(11, width, 3),
+                                 target=2, slots=slots, length=names.index("seq_len"))

@@ -1,9 +1,12 @@
 """Feature encoders that keep a feature's prior: order (MNSE), visual neighbourhoods (HashID),
-a pre-trained geometry (Similarity Encoding) — P1 §3.1.
+a pre-trained geometry (Similarity Encoding), the semantic and temporal relation of a history to
+the target (TIM) — P1 §3.1.
 
 Submodules: ``numeric`` (:class:`MNSE`, digits, :func:`bucketize`), ``hashing`` (:class:`HashID`,
-random-hyperplane LSH; :func:`hamming`), ``similarity`` (:class:`SimilarityEncoding`), ``fields``
-(:func:`encode_field`: a model's field encoded by one of them instead of looked up by id).
+random-hyperplane LSH; :func:`hamming`), ``similarity`` (:class:`SimilarityEncoding`), ``sequence``
+(:class:`TargetAttention`: TIM, DIN-style attention, mean pooling of a history), ``fields``
+(:func:`encode_field`, :func:`encode_sequence`: a model's field encoded by one of them
+instead of looked up by id).
 
 Example:
     >>> from minime import encoders
@@ -13,10 +16,12 @@ Example:
 
 import torch
 
-from minime.encoders.fields import encode_field
+from minime.encoders.fields import encode_field, encode_sequence
 from minime.encoders.hashing import HashID, hamming
 from minime.encoders.numeric import MNSE, bucketize, digits, num_digits
+from minime.encoders.sequence import KINDS, TargetAttention, relative_positions
 from minime.encoders.similarity import SimilarityEncoding, similarity_buckets
 
-__all__ = ["HashID", "MNSE", "SimilarityEncoding", "bucketize", "digits", "encode_field",
-           "hamming", "num_digits", "similarity_buckets"]
+__all__ = ["HashID", "KINDS", "MNSE", "SimilarityEncoding", "TargetAttention", "bucketize",
+           "digits", "encode_field", "encode_sequence", "hamming", "num_digits", "relative_positions",
+           "similarity_buckets"]

@@ -5,8 +5,12 @@ A model's embedding table (:class:`~minime.embedding.FusedEmbedding` or
 one field an encoder instead: the field's column of the batch (int64 values, e.g. an age, a
 bucketised price, a HashID or a similarity bucket) goes through the encoder, whose
 ``(B, width)`` output takes the place of the looked-up row in every embedding set (a
-MultiEmbedding's ``width`` is ``sum(dims)``, split into its sets as usual). The field's own
-table rows stay in the table, unused; the id check still applies (values ``0 .. V_f − 1``).
+MultiEmbedding's ``width`` is ``sum(dims)``, split into its sets as usual).
+:func:`encode_sequence` does the same for a behaviour history spread over several columns (the
+slots and the length, as :func:`minime.data.make_encoding_world` lays them out): the pooled
+history takes the length column's place and the slot columns contribute zeros, so a model sees
+one history field whatever the history's length. The encoded fields' own table rows stay in the
+table, unused; the id checks still apply (values ``0 .. V_f − 1``).
 
 Example:
     >>> from minime.embedding import FusedEmbedding
@@ -20,10 +24,58 @@ Example:
 
 from __future__ import annotations
 
-import torch
-from torch import nn
+from collections.abc import Sequence
 
-__all__ = ["encode_field"]
+import torch
+from torch import Tensor, nn
+
+__all__ = ["encode_field", "encode_sequence"]
+
+
+class _Column(nn.Module):
+    """One column of the ids through an encoder: ``(B, F) -> (B, width)``."""
+
+    def __init__(self, field: int, encoder: nn.Module):
+        super().__init__()
+        self.field, self.encoder = field, encoder
+
+    def forward(self, ids: Tensor) -> Tensor:
+        return self.encoder(ids[:, self.field])
+
+
+class _History(nn.Module):
+    """Target, slots and length columns through a :class:`~minime.encoders.TargetAttention`."""
+
+    def __init__(self, attention: nn.Module, target: int, slots: Sequence[int], length: int):
+        super().__init__()
+        self.attention, self.target, self.slots, self.length = attention, target, list(slots), length
+
+    def forward(self, ids: Tensor) -> Tensor:
+        return self.attention(ids[:, self.target], ids[:, self.slots], ids[:, self.length])
+
+
+class _Zeros(nn.Module):
+    """A field that contributes nothing: ``(B, F) -> (B, width)`` zeros."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.width = width
+
+    def forward(self, ids: Tensor) -> Tensor:
+        return torch.zeros(len(ids), self.width, device=ids.device)
+
+
+def _checked(embedding: nn.Module, field, encoder: nn.Module) -> int:
+    if not hasattr(embedding, "field_encoders"):
+        raise TypeError(f"{type(embedding).__name__} has no field encoders: pass a model's "
+                        "FusedEmbedding or MultiEmbedding (model.embedding)")
+    index, width = embedding.field_index(field), sum(embedding.dims)
+    out = getattr(encoder, "output_dim", None)
+    if out != width:
+        raise ValueError(f"field {field!r}: the encoder's output_dim is {out}, the table's width "
+                         f"is {width}; build the encoder with that width (MNSE: embedding_dim = "
+                         f"{width} with combine='sum', or {width} // len(bases) with 'concat')")
+    return index
 
 
 def encode_field(embedding: nn.Module, field: int | str, encoder: nn.Module) -> nn.Module:
@@ -38,19 +90,41 @@ def encode_field(embedding: nn.Module, field: int | str, encoder: nn.Module) -> 
     Returns:
         ``encoder``, now a submodule of ``embedding`` (its parameters train with the model).
     """
-    if not hasattr(embedding, "field_encoders"):
-        raise TypeError(f"{type(embedding).__name__} has no field encoders: pass a model's "
-                        "FusedEmbedding or MultiEmbedding (model.embedding)")
-    index = embedding.field_index(field)
-    width = sum(embedding.dims)
-    out = getattr(encoder, "output_dim", None)
-    if out != width:
-        raise ValueError(f"field {field!r}: the encoder's output_dim is {out}, the table's width "
-                         f"is {width}; build the encoder with that width (MNSE: embedding_dim = "
-                         f"{width} with combine='sum', or {width} // len(bases) with 'concat')")
+    index = _checked(embedding, field, encoder)
     max_value = getattr(encoder, "max_value", None)
     if max_value is not None and max_value != embedding.field_dims[index] - 1:
         raise ValueError(f"field {field!r} has cardinality {embedding.field_dims[index]} but "
                          f"the encoder takes values 0..{max_value}: make them agree")
-    embedding.field_encoders[str(index)] = encoder
+    embedding.field_encoders[str(index)] = _Column(index, encoder)
     return encoder
+
+
+def encode_sequence(embedding: nn.Module, attention: nn.Module, *, target: int | str,
+                    slots: Sequence[int | str], length: int | str) -> nn.Module:
+    """Make ``embedding`` pool a history with ``attention`` into the ``length`` field's place.
+
+    Args:
+        embedding: a model's table (``model.embedding``).
+        attention: a :class:`~minime.encoders.TargetAttention` whose ``output_dim`` is the
+            table's width and whose ids cover the slot fields' (padding included).
+        target: the field of the target's id (e.g. the ad's ``category``).
+        slots: the history's fields, oldest slot first (``seq_0 .. seq_{L−1}``).
+        length: the field of the history's length; the pooled history goes in its place, and
+            every slot field contributes zeros.
+
+    Returns:
+        ``attention``, now a submodule of ``embedding``.
+    """
+    index = _checked(embedding, length, attention)
+    slot_index = [embedding.field_index(f) for f in slots]
+    too_many = [embedding.field_dims[i] for i in slot_index if embedding.field_dims[i] >
+                attention.num_ids]
+    if too_many or len(slot_index) > attention.max_len:
+        raise ValueError(f"history fields: {len(slot_index)} slots with up to "
+                         f"{max(embedding.field_dims[i] for i in slot_index)} ids, but the "
+                         f"attention takes max_len={attention.max_len} and {attention.num_ids} ids")
+    embedding.field_encoders[str(index)] = _History(attention, embedding.field_index(target),
+                                                    slot_index, index)
+    for i in slot_index:
+        embedding.field_encoders[str(i)] = _Zeros(sum(embedding.dims))
+    return attention
