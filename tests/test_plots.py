@@ -225,3 +225,17 @@ def test_gradient_conflict_bars_one_bar_per_pair_of_tasks():
     assert tuple(fig.layout.yaxis.range) == (-1.05, 1.05) and fig.layout.shapes[0].y0 == 0.0
     with pytest.raises(ValueError, match=r"\(T, T\)"):
         plots.gradient_conflict_bars({"MMoE": np.eye(2)}, ["a", "b", "c"])
+
+
+def test_correlation_maps_normalise_each_panel_and_check_shapes():
+    rng = np.random.default_rng(0)
+    truth, learned = rng.random((4, 3)) * 0.01, rng.random((4, 3)) * 50 + 7
+    fig = plots.correlation_maps({"CTC": truth, "TIM": learned}, list("abcd"), [1, 2, 3])
+    for trace, a in zip(fig.data, (truth, learned)):
+        z = np.array(trace.z)
+        assert z.min() == 0 and z.max() == 1
+        np.testing.assert_allclose(z, (a - a.min()) / (a.max() - a.min()))
+    assert [t.showscale for t in fig.data] == [False, True]
+    with pytest.raises(ValueError, match=r"\(categories, positions\) = \(4, 3\); got \{'TIM': \(3, 4\)\}"):
+        plots.correlation_maps({"CTC": truth, "TIM": learned.T}, list("abcd"), [1, 2, 3])
+    assert plots.min_max(np.full((2, 2), 3.0)).tolist() == [[0.0, 0.0], [0.0, 0.0]]
