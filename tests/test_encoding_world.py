@@ -49,3 +49,16 @@ def test_ctc_finds_the_planted_history_pattern(world):
 def test_bad_sizes_are_refused():
     with pytest.raises(ValueError, match="num_categories >= 2"):
         data.make_encoding_world(10, num_categories=1)
+
+
+def test_new_rows_of_the_same_world():
+    world = data.make_encoding_world(2000, seed=3)
+    test = data.make_encoding_world(2000, seed=3, rows_seed=99, bias=world.bias,
+                                    age_sampling="uniform")
+    assert test.bias == world.bias and np.array_equal(test.item_visual, world.item_visual)
+    assert np.array_equal(test.age_effect, world.age_effect)
+    assert not torch.equal(test.data.x, world.data.x)
+    ages = test.data.x[:, 3].numpy()
+    assert ages.min() <= 5 and ages.max() >= 94  # uniform: the tails are there
+    with pytest.raises(ValueError, match="age_sampling must be"):
+        data.make_encoding_world(10, age_sampling="zipf")

@@ -55,6 +55,7 @@ class EncodingWorldConfig:
     item_zipf: float = 1.1  # popularity exponent of the ads: a long tail of rare ads
     age_mean: float = 38.0
     age_std: float = 11.0
+    age_sampling: str = "bell"  # "uniform": every age equally likely (rare and unseen values)
     user_scale: float = 0.3  # std of the per-user weight w_u
     visual_scale: float = 0.8  # a: std of the creative's effect
     age_scale: float = 0.8  # amplitude of f(age)
@@ -77,6 +78,7 @@ class EncodingWorld:
     item_pretrained: np.ndarray  # (num_items, pretrained_dim)
     age_effect: np.ndarray  # (max_age + 1,) f(age)
     logits: np.ndarray  # (N,) oracle logits z
+    bias: float  # β
     parts: dict = field(default_factory=dict)  # (N,) each term of z, by name
 
     @property
@@ -95,44 +97,61 @@ class EncodingWorld:
 
 
 def make_encoding_world(num_rows: int = 200_000, seed: int = 0,
-                        config: EncodingWorldConfig | None = None, **overrides) -> EncodingWorld:
-    """Draw ``num_rows`` impressions of the encoding world (seeded; see the module docstring)."""
+                        config: EncodingWorldConfig | None = None, *, rows_seed: int | None = None,
+                        bias: float | None = None, **overrides) -> EncodingWorld:
+    """Draw ``num_rows`` impressions of the encoding world (see the module docstring).
+
+    Args:
+        num_rows: impressions to draw.
+        seed: seed of the world's parameters (ads, creatives, vectors, tastes, effects).
+        config: an :class:`EncodingWorldConfig`; ``overrides`` replace its fields.
+        rows_seed: seed of the rows (default: ``seed``); another value draws new impressions of
+            the same world, e.g. a test set with ``age_sampling="uniform"``.
+        bias: the logit's bias β; default: bisected so that the mean click rate is
+            ``base_rate``. Pass ``world.bias`` to keep a world's β on rows drawn differently.
+    """
     c = config or EncodingWorldConfig()
     if overrides:
         c = EncodingWorldConfig(**{**c.__dict__, **overrides})
     if num_rows < 1 or c.seq_len < 1 or c.num_categories < 2:
         raise ValueError(f"need num_rows >= 1, seq_len >= 1 and num_categories >= 2, got "
                          f"{num_rows}, {c.seq_len}, {c.num_categories}")
-    rng = np.random.default_rng(seed)
+    if c.age_sampling not in ("bell", "uniform"):
+        raise ValueError(f"age_sampling must be 'bell' or 'uniform', got {c.age_sampling!r}")
+    truth = np.random.default_rng([seed, 0])
+    rng = np.random.default_rng([seed if rows_seed is None else rows_seed, 1])
     n, L, C = num_rows, c.seq_len, c.num_categories
-    # the ads: a category, a creative, a pre-trained vector; a Zipf popularity in random order
-    item_category = rng.integers(0, C, c.num_items)
-    item_visual = rng.standard_normal((c.num_items, c.visual_dim))
-    users_true = rng.standard_normal((c.num_users, c.pretrained_dim))
-    items_true = rng.standard_normal((c.num_items, c.pretrained_dim))
-    noisy = lambda t: t + c.pretrain_noise * rng.standard_normal(t.shape)  # noqa: E731
+    # the world: ads (a category, a creative, a pre-trained vector, a Zipf popularity in random
+    # order), users (a weight, a pre-trained vector, a taste over categories), the effects
+    item_category = truth.integers(0, C, c.num_items)
+    item_visual = truth.standard_normal((c.num_items, c.visual_dim))
+    users_true = truth.standard_normal((c.num_users, c.pretrained_dim))
+    items_true = truth.standard_normal((c.num_items, c.pretrained_dim))
+    noisy = lambda t: t + c.pretrain_noise * truth.standard_normal(t.shape)  # noqa: E731
     user_pretrained, item_pretrained = noisy(users_true), noisy(items_true)
-    item_probs = zipf_by_rank(c.num_items, c.item_zipf)[rng.permutation(c.num_items)]
+    item_probs = zipf_by_rank(c.num_items, c.item_zipf)[truth.permutation(c.num_items)]
+    user_weight = c.user_scale * truth.standard_normal(c.num_users)
+    taste = truth.dirichlet(np.full(C, 0.3), c.num_users)
+    gaze = truth.standard_normal(c.visual_dim) / np.sqrt(c.visual_dim)
+    ages = np.arange(c.max_age + 1)
+    age_effect = c.age_scale * np.sin(2 * np.pi * (ages - 20) / 50)  # smooth, two bumps
+    # the rows
     user = rng.integers(0, c.num_users, n)
     item = sample_ids(item_probs, n, rng)
     category = item_category[item]
-    age = np.clip(np.rint(rng.normal(c.age_mean, c.age_std, n)), 0, c.max_age).astype(np.int64)
-    # histories: each user leans to a few categories; lengths 1..L
-    taste = rng.dirichlet(np.full(C, 0.3), c.num_users)
-    cdf = taste.cumsum(1)[user]  # (n, C)
+    age = (rng.integers(0, c.max_age + 1, n) if c.age_sampling == "uniform" else
+           np.clip(np.rint(rng.normal(c.age_mean, c.age_std, n)), 0, c.max_age).astype(np.int64))
+    cdf = taste.cumsum(1)[user]  # (n, C): histories follow the user's taste; lengths 1..L
     seq = (rng.random((n, L, 1)) * cdf[:, None, -1:] > cdf[:, None, :]).sum(2)
     lengths = rng.integers(1, L + 1, n)
     position = lengths[:, None] - np.arange(L)[None, :]  # p_j = len − j (1 = most recent)
     real = position >= 1
     seq = np.where(real, np.minimum(seq, C - 1), C)
     # the logit, term by term
-    ages = np.arange(c.max_age + 1)
-    age_effect = c.age_scale * np.sin(2 * np.pi * (ages - 20) / 50)  # smooth, two bumps
-    gaze = rng.standard_normal(c.visual_dim) / np.sqrt(c.visual_dim)
     cosine = (users_true[user] * items_true[item]).sum(1) / (
         np.linalg.norm(users_true[user], axis=1) * np.linalg.norm(items_true[item], axis=1))
     parts = {
-        "user": c.user_scale * rng.standard_normal(c.num_users)[user],
+        "user": user_weight[user],
         "visual": c.visual_scale * item_visual[item] @ gaze,
         "age": age_effect[age],
         "similarity": c.similarity_scale * cosine,
@@ -140,7 +159,8 @@ def make_encoding_world(num_rows: int = 200_000, seed: int = 0,
                                       * c.decay ** np.clip(position - 1, 0, None)).sum(1),
     }
     z = sum(parts.values())
-    z = z + bias_for_rate(z, c.base_rate)
+    bias = bias_for_rate(z, c.base_rate) if bias is None else float(bias)
+    z = z + bias
     y = (rng.random(n) < sigmoid(z)).astype(np.float32)
     x = np.column_stack([user, item, category, age, seq, lengths]).astype(np.int64)
     names = ("user", "item", "category", "age", *(f"seq_{j}" for j in range(L)), "seq_len")
@@ -149,4 +169,4 @@ def make_encoding_world(num_rows: int = 200_000, seed: int = 0,
                       task_names=("click",), meta={"oracle_logit": torch.from_numpy(z)},
                       name="encoding world")
     return EncodingWorld(data, c, item_category, item_visual, user_pretrained, item_pretrained,
-                         age_effect, z, parts)
+                         age_effect, z, bias, parts)
