@@ -308,3 +308,19 @@ def test_encode_sequence_makes_the_history_one_field():
     with pytest.raises(ValueError, match="max_len=3"):
         encoders.encode_sequence(model.embedding, encoders.TargetAttention(11, width, 3),
                                  target=2, slots=slots, length=names.index("seq_len"))
+
+
+def test_recoded_gives_the_item_field_its_visual_hashid():
+    from minime import data, models
+    torch.manual_seed(0)
+    world = data.make_encoding_world(300, seed=0)
+    lsh = encoders.HashID(world.config.visual_dim, num_bits=12, seed=0)
+    codes = lsh(torch.from_numpy(world.item_visual).float())
+    model = models.build("dnn", world.data.field_dims, "small")
+    width = sum(model.embedding.dims)
+    enc = encoders.encode_field(model.embedding, 1, encoders.Recoded(
+        codes, encoders.MNSE(lsh.max_value, width, bases=(2,))))
+    x = world.data.x[:20]
+    torch.testing.assert_close(model.embedding(x)[:, 1], enc.encoder(codes[x[:, 1]]))
+    with pytest.raises(ValueError, match=r"codes must be a \(V,\) int64 tensor"):
+        encoders.Recoded(codes.float(), enc.encoder)

@@ -62,3 +62,12 @@ def test_new_rows_of_the_same_world():
     assert ages.min() <= 5 and ages.max() >= 94  # uniform: the tails are there
     with pytest.raises(ValueError, match="age_sampling must be"):
         data.make_encoding_world(10, age_sampling="zipf")
+
+
+def test_age_shapes():
+    rise = data.make_encoding_world(100, seed=0, age_shape="rise")
+    assert (np.diff(rise.age_effect) > 0).all()  # a rise: older, likelier
+    wave = data.make_encoding_world(100, seed=0)
+    assert (np.diff(wave.age_effect) > 0).any() and (np.diff(wave.age_effect) < 0).any()
+    with pytest.raises(ValueError, match="age_shape must be"):
+        data.make_encoding_world(10, age_shape="zigzag")

@@ -5,8 +5,9 @@ Chapter 8's ground truth. Every row is an impression of an ad ``item`` (of a cat
 
 ``z = β + w_u[u] + a·⟨g, visual_i⟩ + f(age) + c·cos(P_u, Q_i) + s·Σ_j [c_j = c_t]·γ^(p_j − 1)``
 
-* ``f(age)``: a smooth curve of the age (ages are bell-distributed, so the oldest and youngest
-  are rare or unseen in training): the order prior MNSE keeps;
+* ``f(age)``: a smooth curve of the age, two bumps (``age_shape="wave"``) or a rise
+  (``"rise"``); ages are bell-distributed, so the oldest and youngest are rare or unseen in
+  training: the order prior MNSE keeps;
 * ``a·⟨g, visual_i⟩``: the ad's appeal is a smooth function of its creative's vector
   ``visual_i`` (``(num_items, visual_dim)`` in :attr:`EncodingWorld.item_visual`); item
   popularity is Zipf, so most ads are rare: the visual HashID lets them share what similar ads
@@ -56,6 +57,7 @@ class EncodingWorldConfig:
     age_mean: float = 38.0
     age_std: float = 11.0
     age_sampling: str = "bell"  # "uniform": every age equally likely (rare and unseen values)
+    age_shape: str = "wave"  # f(age): "wave" (two bumps) or "rise" (a smooth sigmoid in age)
     user_scale: float = 0.3  # std of the per-user weight w_u
     visual_scale: float = 0.8  # a: std of the creative's effect
     age_scale: float = 0.8  # amplitude of f(age)
@@ -116,6 +118,8 @@ def make_encoding_world(num_rows: int = 200_000, seed: int = 0,
     if num_rows < 1 or c.seq_len < 1 or c.num_categories < 2:
         raise ValueError(f"need num_rows >= 1, seq_len >= 1 and num_categories >= 2, got "
                          f"{num_rows}, {c.seq_len}, {c.num_categories}")
+    if c.age_shape not in ("wave", "rise"):
+        raise ValueError(f"age_shape must be 'wave' or 'rise', got {c.age_shape!r}")
     if c.age_sampling not in ("bell", "uniform"):
         raise ValueError(f"age_sampling must be 'bell' or 'uniform', got {c.age_sampling!r}")
     truth = np.random.default_rng([seed, 0])
@@ -134,7 +138,8 @@ def make_encoding_world(num_rows: int = 200_000, seed: int = 0,
     taste = truth.dirichlet(np.full(C, 0.3), c.num_users)
     gaze = truth.standard_normal(c.visual_dim) / np.sqrt(c.visual_dim)
     ages = np.arange(c.max_age + 1)
-    age_effect = c.age_scale * np.sin(2 * np.pi * (ages - 20) / 50)  # smooth, two bumps
+    age_effect = c.age_scale * (np.sin(2 * np.pi * (ages - 20) / 50) if c.age_shape == "wave"
+                                else np.tanh((ages - c.age_mean) / (2 * c.age_std)))
     # the rows
     user = rng.integers(0, c.num_users, n)
     item = sample_ids(item_probs, n, rng)

@@ -16,12 +16,12 @@ Example:
 
 import torch
 
-from minime.encoders.fields import encode_field, encode_sequence
+from minime.encoders.fields import Recoded, encode_field, encode_sequence
 from minime.encoders.hashing import HashID, hamming
 from minime.encoders.numeric import MNSE, bucketize, digits, num_digits
 from minime.encoders.sequence import KINDS, TargetAttention, relative_positions
 from minime.encoders.similarity import SimilarityEncoding, similarity_buckets
 
-__all__ = ["HashID", "KINDS", "MNSE", "SimilarityEncoding", "TargetAttention", "bucketize",
+__all__ = ["HashID", "KINDS", "MNSE", "Recoded", "SimilarityEncoding", "TargetAttention", "bucketize",
            "digits", "encode_field", "encode_sequence", "hamming", "num_digits", "relative_positions",
            "similarity_buckets"]

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-__all__ = ["encode_field", "encode_sequence"]
+__all__ = ["Recoded", "encode_field", "encode_sequence"]
 
 
 class _Column(nn.Module):
@@ -63,6 +63,36 @@ class _Zeros(nn.Module):
 
     def forward(self, ids: Tensor) -> Tensor:
         return torch.zeros(len(ids), self.width, device=ids.device)
+
+
+class Recoded(nn.Module):
+    """Ids through a fixed code book, then an encoder: ``(B,)`` ids -> ``encoder(codes[ids])``.
+
+    E.g. an ad's id to its visual HashID (``codes = HashID(...)(visual_vectors)``), then MNSE over
+    the code, so that :func:`encode_field` can give the ad-id field its HashID encoding.
+
+    Args:
+        codes: ``(V,)`` int64, the code of every id ``0 .. V − 1``.
+        encoder: takes the codes, e.g. ``MNSE(max_value=hashid.max_value, ...)``.
+
+    Example:
+        >>> from minime.encoders import MNSE
+        >>> enc = Recoded(torch.tensor([5, 5, 2]), MNSE(7, 3, bases=(2,)))
+        >>> torch.equal(enc(torch.tensor([0, 1])), enc.encoder(torch.tensor([5, 5]))), enc.max_value
+        (True, 2)
+    """
+
+    def __init__(self, codes: Tensor, encoder: nn.Module):
+        super().__init__()
+        if codes.dtype != torch.int64 or codes.ndim != 1:
+            raise ValueError(f"codes must be a (V,) int64 tensor, got {codes.dtype} "
+                             f"{tuple(codes.shape)}")
+        self.register_buffer("codes", codes.clone())
+        self.encoder = encoder
+        self.output_dim, self.max_value = encoder.output_dim, len(codes) - 1
+
+    def forward(self, ids: Tensor) -> Tensor:
+        return self.encoder(self.codes[ids])
 
 
 def _checked(embedding: nn.Module, field, encoder: nn.Module) -> int:
