@@ -16,7 +16,7 @@ Example:
 
 import torch
 
-from minime.encoders.fields import Recoded, encode_field, encode_sequence
+from minime.encoders.fields import Recoded, encode_field, encode_sequence, silence_field
 from minime.encoders.hashing import HashID, hamming
 from minime.encoders.numeric import MNSE, bucketize, digits, num_digits
 from minime.encoders.sequence import KINDS, TargetAttention, relative_positions
@@ -24,4 +24,4 @@ from minime.encoders.similarity import SimilarityEncoding, similarity_buckets
 
 __all__ = ["HashID", "KINDS", "MNSE", "Recoded", "SimilarityEncoding", "TargetAttention", "bucketize",
            "digits", "encode_field", "encode_sequence", "hamming", "num_digits", "relative_positions",
-           "similarity_buckets"]
+           "silence_field", "similarity_buckets"]

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Recoded", "encode_field", "encode_sequence"]
+__all__ = ["Recoded", "encode_field", "encode_sequence", "silence_field"]
 
 
 class _Column(nn.Module):
@@ -158,3 +158,13 @@ def encode_sequence(embedding: nn.Module, attention: nn.Module, *, target: int |
     for i in slot_index:
         embedding.field_encoders[str(i)] = _Zeros(sum(embedding.dims))
     return attention
+
+
+def silence_field(embedding: nn.Module, field: int | str) -> None:
+    """Make ``field`` contribute zeros: the model keeps its shape and learns nothing from it.
+
+    The baseline "feed nothing" of a comparison (e.g. no pre-trained similarity), without
+    building a model on other columns.
+    """
+    index = embedding.field_index(field)
+    embedding.field_encoders[str(index)] = _Zeros(sum(embedding.dims))

@@ -7,6 +7,7 @@ One module per study, each a function that trains models over seeds and returns
 * :mod:`~minime.studies.entanglement` -- multi-task models against single-task ones, per bucket
   of rows (chapters 5, 6), with :mod:`~minime.studies.geometry` for RecScope's distance readings;
 * :mod:`~minime.studies.routing` -- where each task's gate sends its rows (chapter 7);
+* :mod:`~minime.studies.encoding` -- each feature with and without its prior (chapter 8);
 * :mod:`~minime.studies.tuning` -- one setting (the learning rate) tuned per arm on validation;
 * :mod:`~minime.studies.scales` -- every chapter's sizes at ``ci`` / ``book`` / ``full``;
 * :mod:`~minime.studies.results` -- :class:`Results`: select, group, mean ± std over seeds,
@@ -19,9 +20,10 @@ Example:
     '+0.1000 ± 0.0000 (ahead in 1 of 1)'
 """
 
-from minime.studies import (cache, entanglement, geometry, results, routing, scales, scaling,
-                            tuning)
+from minime.studies import (cache, encoding, entanglement, geometry, results, routing, scales,
+                            scaling, tuning)
 from minime.studies.cache import cache_dir, clear_cache
+from minime.studies.encoding import encoding_study
 from minime.studies.entanglement import (SPECS, as_history, bucket_means, bucket_table,
                                          entanglement_study, set_names, single_label, task_value,
                                          user_gradient_cosines)
@@ -35,6 +37,6 @@ from minime.studies.tuning import Tuned, rates_text, tune, valid_auc
 
 __all__ = ["EPOCHS", "Paired", "Results", "SCALE", "SPECS", "Sizes", "Stat", "Table", "as_history", "assert_converged",
            "bucket_means", "bucket_table", "cache", "cache_dir", "clear_cache", "conflict_pairs", "distance_tables",
-           "entanglement", "entanglement_study", "geometry", "results", "routing", "routing_study",
+           "encoding", "encoding_study", "entanglement", "entanglement_study", "geometry", "results", "routing", "routing_study",
            "scales", "scaling", "scaling_study", "set_geometry", "set_names", "single_label",
            "rates_text", "sizes", "task_value", "Tuned", "tune", "tuning", "user_gradient_cosines", "valid_auc"]

@@ -1,0 +1,167 @@
+"""The encoding study of chapter 8: each feature with and without its prior, on the encoding world.
+
+An *arm* says how each feature reaches the model (:data:`CHOICES`): the history pooled by TIM,
+DIN-style attention, a mean, or not at all; the age by its own row (one-hot) or MNSE; the
+pre-trained vectors as a similarity bucket by MNSE, by its own row, or not at all; the ad by its
+id or by its visual HashID through MNSE. :func:`encoding_study` trains every arm once per seed
+(the same model otherwise) and measures the test AUC, the AUC on rows of rare and of common ages
+in a second draw of the world with every age equally likely, and, for attention arms, how the
+learned correlation map matches the CTC map of the training rows (Spearman's ρ over
+category × position cells, averaged over target categories).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+
+from minime import analysis, encoders, metrics, models, train
+from minime.data import EncodingWorld, Split, TensorData
+from minime.studies.cache import code_version, data_fingerprint, stable
+from minime.studies.common import resolve_device, run_all, seeded, train_key
+from minime.studies.results import Results
+
+__all__ = ["CHOICES", "DEFAULT_ARM", "build_encoded", "ctc_maps", "encoding_data",
+           "encoding_study"]
+
+#: How each feature may reach the model; the first choice of each is the plain one.
+CHOICES = {"history": ("none", "mean", "din", "tim"), "age": ("onehot", "mnse"),
+           "similarity": ("none", "onehot", "mnse"), "item": ("onehot", "hashid")}
+DEFAULT_ARM = {"history": "tim", "age": "onehot", "similarity": "mnse", "item": "onehot"}
+
+
+def encoding_data(world: EncodingWorld, *, num_buckets: int = 32) -> TensorData:
+    """The world's rows plus a ``similarity`` column: the bucketised cosine of the row's
+    pre-trained user and ad vectors (:func:`minime.encoders.similarity_buckets`)."""
+    d = world.data
+    user = torch.from_numpy(world.user_pretrained)[d.x[:, 0]]
+    item = torch.from_numpy(world.item_pretrained)[d.x[:, 1]]
+    column = encoders.similarity_buckets(user, item, num_buckets).to(d.x.device)
+    return TensorData(torch.cat([d.x, column[:, None]], 1), d.y, (*d.field_dims, num_buckets),
+                      field_names=(*d.field_names, "similarity"), task_names=d.task_names,
+                      meta=d.meta, name=d.name)
+
+
+def build_encoded(name: str, data: TensorData, world: EncodingWorld, arm: Mapping[str, str],
+                  config=None, *, hashid_bits: int = 12) -> torch.nn.Module:
+    """``models.build(name, ...)`` with each feature encoded as ``arm`` says (see :data:`CHOICES`).
+
+    MNSE runs in base 2 (the ad's HashID bits, the age's and similarity's binary digits) with
+    rows of the table's width; the HashID has ``hashid_bits`` bits.
+    """
+    arm = {**DEFAULT_ARM, **arm}
+    for key, value in arm.items():
+        if key not in CHOICES or value not in CHOICES[key]:
+            raise ValueError(f"arm {key}={value!r}: choose from {CHOICES.get(key, tuple(CHOICES))}")
+    net = models.build(name, data.field_dims, config)
+    emb, names, width = net.embedding, data.field_names, sum(net.embedding.dims)
+
+    def mnse(max_value):
+        return encoders.MNSE(max_value, width, bases=(2,), combine="sum")
+
+    slots, length = _history_fields(names)
+    if arm["history"] == "none":
+        for i in (*slots, length):
+            encoders.silence_field(emb, i)
+    else:
+        encoders.encode_sequence(emb, encoders.TargetAttention(
+            world.config.num_categories + 1, width, len(slots), kind=arm["history"]),
+            target=names.index("category"), slots=slots, length=length)
+    if arm["age"] == "mnse":
+        encoders.encode_field(emb, names.index("age"), mnse(data.field_dims[names.index("age")] - 1))
+    similarity = names.index("similarity")
+    if arm["similarity"] == "none":
+        encoders.silence_field(emb, similarity)
+    elif arm["similarity"] == "mnse":
+        encoders.encode_field(emb, similarity, mnse(data.field_dims[similarity] - 1))
+    if arm["item"] == "hashid":
+        lsh = encoders.HashID(world.config.visual_dim, num_bits=hashid_bits, seed=0)
+        codes = lsh(torch.from_numpy(world.item_visual).float())
+        encoders.encode_field(emb, names.index("item"), encoders.Recoded(codes, mnse(lsh.max_value)))
+    return net
+
+
+def _history_fields(names: Sequence[str]) -> tuple[list[int], int]:
+    """The history's slot fields ``seq_0 .. seq_{L−1}`` and its length field ``seq_len``."""
+    return [i for i, n in enumerate(names) if n.startswith("seq_") and n != "seq_len"], \
+        list(names).index("seq_len")
+
+
+def ctc_maps(data: TensorData, num_categories: int) -> np.ndarray:
+    """``(C, C, L)`` CTC maps of ``data``: one ``(behaviour category, position)`` map per target."""
+    slots, length = _history_fields(data.field_names)
+    seq, lengths = data.x[:, slots].cpu(), data.x[:, length].cpu()
+    target = data.column("category").cpu()
+    return np.stack([analysis.ctc_map(seq, lengths, data.y[:, 0].cpu(), target, target_category=c,
+                                      categories=range(num_categories), max_position=len(slots))
+                     for c in range(num_categories)])
+
+
+def encoding_study(world: EncodingWorld, test_world: EncodingWorld, arms: Mapping[str, dict], *,
+                   model: str = "dnn", config=None, train_config: train.TrainConfig | None = None,
+                   seeds: Sequence[int] = (0,), split_fractions=(0.8, 0.1, 0.1),
+                   rare_below: int = 100, num_buckets: int = 32, cache: bool | str = True,
+                   progress: bool = True, device: torch.device | str | None = None) -> Results:
+    """Train ``model`` once per (seed, arm) on ``world`` and measure what each prior buys.
+
+    Args:
+        world: the training world (:func:`minime.data.make_encoding_world`).
+        test_world: new rows of the same world (``rows_seed``, ``bias=world.bias``), typically
+            with ``age_sampling="uniform"``: its ages rare in training (fewer than
+            ``rare_below`` training rows) give ``auc_rare_age``, the others ``auc_common_age``.
+        arms: label -> arm, e.g. ``{"TIM": {"history": "tim"}, "DIN": {"history": "din"}}``
+            (unspecified features as :data:`DEFAULT_ARM`).
+        model, config: the model (``models.build`` name and config).
+        train_config, seeds, cache, progress, device: as the other studies.
+        split_fractions, num_buckets: the world's split and the similarity buckets.
+
+    Returns:
+        :class:`Results`, one record per (seed, arm): label, arm, seed, seconds, epochs,
+        best_epoch, auc (test split), auc_rare_age, auc_common_age, rare_rows, and for attention
+        arms ``rho_ctc`` (mean over target categories of Spearman's ρ between the learned map and
+        the CTC map of the training rows) and ``correlation`` (the ``(C, C, L)`` learned maps).
+    """
+    dev = resolve_device(device)
+    rows = encoding_data(world, num_buckets=num_buckets)
+    split: Split = rows.split(split_fractions, seed=0)
+    test = encoding_data(test_world, num_buckets=num_buckets)
+    C = world.config.num_categories
+    ctc = ctc_maps(split.train, C)
+    counts = torch.bincount(split.train.column("age").cpu(), minlength=world.config.max_age + 1)
+    rare = counts[test.column("age").cpu()] < rare_below
+    shared = {"study": "encoding", "model": model, "config": stable(models.resolve_config(config)),
+              "device": dev.type, "data": data_fingerprint(split),
+              "test": data_fingerprint((test,)), "rare_below": rare_below, "code": code_version()}
+    runs = [(seed, label, {**DEFAULT_ARM, **arm}) for seed in seeds for label, arm in arms.items()]
+
+    def key(run) -> dict:
+        seed, label, arm = run
+        return {**shared, "label": label, "arm": stable(arm), "seed": seed,
+                "train": train_key(seeded(train_config, seed))}
+
+    def compute(run) -> dict:
+        seed, label, arm = run
+        trainer = seeded(train_config, seed)
+        train.set_seed(seed)
+        net = build_encoded(model, rows, world, arm, config)
+        history = train.fit(net, split.train, split.valid, trainer, device=dev)
+        net.eval()
+        s, y, r = models.predict(net, test)[:, 0].numpy(), test.y[:, 0].cpu().numpy(), rare.numpy()
+        record = {"label": label, "arm": arm, "seed": seed, "seconds": history.seconds,
+                  "epochs": len(history.epochs), "best_epoch": history.best_epoch,
+                  "auc": train.evaluate(net, split.test)["auc_mean"],
+                  "auc_rare_age": metrics.auc(y[r], s[r]), "auc_common_age": metrics.auc(y[~r], s[~r]),
+                  "rare_rows": int(rare.sum())}
+        if arm["history"] in ("tim", "din"):
+            attention = net.embedding.field_encoders[str(rows.field_names.index("seq_len"))]
+            positions = range(1, ctc.shape[2] + 1)
+            maps = np.stack([attention.attention.correlation_map(c, range(C), positions).cpu().numpy()
+                             for c in range(C)])
+            record["rho_ctc"] = float(np.mean([analysis.spearman(m.ravel(), t.ravel())
+                                               for m, t in zip(maps, ctc)]))
+            record["correlation"] = maps.tolist()
+        return record
+
+    return run_all(runs, key, compute, cache=cache, progress=progress, desc="encoding study")
