@@ -64,12 +64,13 @@ def make_optimizers(model: nn.Module, config) -> tuple[list, str]:
     if not sparse:
         raise ValueError("optimizer='sparse_adam' needs sparse embedding tables: build the model "
                          "with a config whose sparse_embedding=True")
-    opts, adam = [torch.optim.SparseAdam(sparse, lr=config.lr)], "no Adam"
+    opts = [torch.optim.SparseAdam(sparse, lr=config.lr)]
+    description = f"SparseAdam(lr={config.lr}) on {len(sparse)} sparse table(s)"
     if dense:
         opt, adam = adam_optimizer(dense, config.lr, config.weight_decay)
         opts.append(opt)
-    return opts, (f"SparseAdam(lr={config.lr}) on {len(sparse)} sparse table(s) + "
-                  f"{adam} on {len(dense)} tensors")
+        description += f" + {adam} on {len(dense)} tensors"
+    return opts, description
 
 
 def adam_optimizer(params: list[nn.Parameter], lr: float, weight_decay: float):
