@@ -21,8 +21,9 @@ def test_encoding_data_adds_the_similarity_bucket(worlds):
     rows = encoding.encoding_data(world, num_buckets=8)
     u = torch.from_numpy(world.user_pretrained)[world.data.x[:, 0]]
     v = torch.from_numpy(world.item_pretrained)[world.data.x[:, 1]]
-    assert rows.field_names[-1] == "similarity" and rows.field_dims[-1] == 8
-    assert torch.equal(rows.x[:, -1], encoders.similarity_buckets(u, v, 8))
+    assert rows.field_names[-2:] == ("similarity", "creative") and rows.field_dims[-2] == 8
+    assert torch.equal(rows.x[:, -2], encoders.similarity_buckets(u, v, 8))
+    assert torch.equal(rows.column("creative"), rows.column("item"))
 
 
 def test_arms_build_what_they_name(worlds):
@@ -32,10 +33,13 @@ def test_arms_build_what_they_name(worlds):
     net = encoding.build_encoded("dnn", rows, world, {"history": "none", "similarity": "none",
                                                       "age": "mnse", "item": "hashid"}, "small")
     out = net.embedding(rows.x[:30])
-    silent = [names.index(n) for n in ("seq_0", "seq_3", "seq_len", "similarity")]
+    silent = [names.index(n) for n in ("seq_0", "seq_3", "seq_len", "similarity", "item")]
     assert bool((out[:, silent] == 0).all()) and bool((out[:, names.index("age")] != 0).any())
-    assert isinstance(net.embedding.field_encoders[str(names.index("item"))].encoder,
+    assert isinstance(net.embedding.field_encoders[str(names.index("creative"))].encoder,
                       encoders.Recoded)
+    plain = encoding.build_encoded("dnn", rows, world, {}, "small").embedding(rows.x[:30])
+    assert bool((plain[:, names.index("creative")] == 0).all())  # the default: the ad id alone
+    assert bool((plain[:, names.index("item")] != 0).any())
     with pytest.raises(ValueError, match="arm history='lstm'"):
         encoding.build_encoded("dnn", rows, world, {"history": "lstm"}, "small")
 

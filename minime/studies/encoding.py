@@ -3,7 +3,7 @@
 An *arm* says how each feature reaches the model (:data:`CHOICES`): the history pooled by TIM,
 DIN-style attention, a mean, or not at all; the age by its own row (one-hot) or MNSE; the
 pre-trained vectors as a similarity bucket by MNSE, by its own row, or not at all; the ad by its
-id or by its visual HashID through MNSE. :func:`encoding_study` trains every arm once per seed
+id, by its visual HashID through MNSE, or by both. :func:`encoding_study` trains every arm once per seed
 (the same model otherwise) and measures the test AUC, the AUC on rows of rare and of common ages
 in a second draw of the world with every age equally likely, and, for attention arms, how the
 learned correlation map matches the CTC map of the training rows (Spearman's ρ over
@@ -28,20 +28,22 @@ __all__ = ["CHOICES", "DEFAULT_ARM", "build_encoded", "ctc_maps", "encoding_data
 
 #: How each feature may reach the model; the first choice of each is the plain one.
 CHOICES = {"history": ("none", "mean", "din", "tim"), "age": ("onehot", "mnse"),
-           "similarity": ("none", "onehot", "mnse"), "item": ("onehot", "hashid")}
+           "similarity": ("none", "onehot", "mnse"), "item": ("onehot", "hashid", "id+hashid")}
 DEFAULT_ARM = {"history": "tim", "age": "onehot", "similarity": "mnse", "item": "onehot"}
 
 
 def encoding_data(world: EncodingWorld, *, num_buckets: int = 32) -> TensorData:
-    """The world's rows plus a ``similarity`` column: the bucketised cosine of the row's
-    pre-trained user and ad vectors (:func:`minime.encoders.similarity_buckets`)."""
+    """The world's rows plus two columns: ``similarity``, the bucketised cosine of the row's
+    pre-trained user and ad vectors (:func:`minime.encoders.similarity_buckets`), and
+    ``creative``, the ad's id again (a field the arms encode by the ad's visual HashID)."""
     d = world.data
     user = torch.from_numpy(world.user_pretrained)[d.x[:, 0]]
     item = torch.from_numpy(world.item_pretrained)[d.x[:, 1]]
     column = encoders.similarity_buckets(user, item, num_buckets).to(d.x.device)
-    return TensorData(torch.cat([d.x, column[:, None]], 1), d.y, (*d.field_dims, num_buckets),
-                      field_names=(*d.field_names, "similarity"), task_names=d.task_names,
-                      meta=d.meta, name=d.name)
+    return TensorData(torch.cat([d.x, column[:, None], d.x[:, 1:2]], 1), d.y,
+                      (*d.field_dims, num_buckets, d.field_dims[1]),
+                      field_names=(*d.field_names, "similarity", "creative"),
+                      task_names=d.task_names, meta=d.meta, name=d.name)
 
 
 def build_encoded(name: str, data: TensorData, world: EncodingWorld, arm: Mapping[str, str],
@@ -76,10 +78,15 @@ def build_encoded(name: str, data: TensorData, world: EncodingWorld, arm: Mappin
         encoders.silence_field(emb, similarity)
     elif arm["similarity"] == "mnse":
         encoders.encode_field(emb, similarity, mnse(data.field_dims[similarity] - 1))
-    if arm["item"] == "hashid":
+    creative = names.index("creative")  # "hashid": in place of the ad id; "id+hashid": beside it
+    if arm["item"] == "onehot":
+        encoders.silence_field(emb, creative)
+    else:
         lsh = encoders.HashID(world.config.visual_dim, num_bits=hashid_bits, seed=0)
         codes = lsh(torch.from_numpy(world.item_visual).float())
-        encoders.encode_field(emb, names.index("item"), encoders.Recoded(codes, mnse(lsh.max_value)))
+        encoders.encode_field(emb, creative, encoders.Recoded(codes, mnse(lsh.max_value)))
+        if arm["item"] == "hashid":
+            encoders.silence_field(emb, names.index("item"))
     return net
 
 
