@@ -52,6 +52,7 @@ def test_study_records(worlds, tmp_path):
         seeds=(0,), cache=str(tmp_path), progress=False, rare_below=50)
     tim, none = runs.select(label="TIM")[0], runs.select(label="none")[0]
     assert 0.3 < tim["auc"] < 1 and tim["rare_rows"] > 0 and 0.3 < tim["auc_rare_age"] < 1
+    assert tim["rare_ad_rows"] > 0 and 0.3 < tim["auc_rare_ad"] < 1
     assert -1 <= tim["rho_ctc"] <= 1 and np.array(tim["correlation"]).shape == (10, 10, 4)
     assert "rho_ctc" not in none
     again = studies.encoding_study(

@@ -117,7 +117,8 @@ def encoding_study(world: EncodingWorld, test_world: EncodingWorld, arms: Mappin
         world: the training world (:func:`minime.data.make_encoding_world`).
         test_world: new rows of the same world (``rows_seed``, ``bias=world.bias``), typically
             with ``age_sampling="uniform"``: its ages rare in training (fewer than
-            ``rare_below`` training rows) give ``auc_rare_age``, the others ``auc_common_age``.
+            ``rare_below`` training rows) give ``auc_rare_age``, the others ``auc_common_age``;
+            its rows of ads with fewer than ``rare_below`` training rows ``auc_rare_ad``.
         arms: label -> arm, e.g. ``{"TIM": {"history": "tim"}, "DIN": {"history": "din"}}``
             (unspecified features as :data:`DEFAULT_ARM`).
         model, config: the model (``models.build`` name and config).
@@ -126,7 +127,8 @@ def encoding_study(world: EncodingWorld, test_world: EncodingWorld, arms: Mappin
 
     Returns:
         :class:`Results`, one record per (seed, arm): label, arm, seed, seconds, epochs,
-        best_epoch, auc (test split), auc_rare_age, auc_common_age, rare_rows, and for attention
+        best_epoch, auc (test split), auc_rare_age, auc_common_age, rare_rows, auc_rare_ad,
+        rare_ad_rows, and for attention
         arms ``rho_ctc`` (mean over target categories of Spearman's ρ between the learned map and
         the CTC map of the training rows) and ``correlation`` (the ``(C, C, L)`` learned maps).
     """
@@ -138,6 +140,8 @@ def encoding_study(world: EncodingWorld, test_world: EncodingWorld, arms: Mappin
     ctc = ctc_maps(split.train, C)
     counts = torch.bincount(split.train.column("age").cpu(), minlength=world.config.max_age + 1)
     rare = counts[test.column("age").cpu()] < rare_below
+    ads = torch.bincount(split.train.column("item").cpu(), minlength=world.config.num_items)
+    rare_ad = (ads[test.column("item").cpu()] < rare_below).numpy()
     shared = {"study": "encoding", "model": model, "config": stable(models.resolve_config(config)),
               "device": dev.type, "data": data_fingerprint(split),
               "test": data_fingerprint((test,)), "rare_below": rare_below, "code": code_version()}
@@ -160,7 +164,8 @@ def encoding_study(world: EncodingWorld, test_world: EncodingWorld, arms: Mappin
                   "epochs": len(history.epochs), "best_epoch": history.best_epoch,
                   "auc": train.evaluate(net, split.test)["auc_mean"],
                   "auc_rare_age": metrics.auc(y[r], s[r]), "auc_common_age": metrics.auc(y[~r], s[~r]),
-                  "rare_rows": int(rare.sum())}
+                  "rare_rows": int(rare.sum()), "auc_rare_ad": metrics.auc(y[rare_ad], s[rare_ad]),
+                  "rare_ad_rows": int(rare_ad.sum())}
         if arm["history"] in ("tim", "din"):
             attention = net.embedding.field_encoders[str(rows.field_names.index("seq_len"))]
             positions = range(1, ctc.shape[2] + 1)
