@@ -1,5 +1,7 @@
 """minime.studies.encoding: arms build the encoders they name, the study records what it says."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -60,3 +62,17 @@ def test_study_records(worlds, tmp_path):
         train_config=train.TrainConfig(epochs=2, batch_size=512, progress=False),
         seeds=(0,), cache=str(tmp_path), progress=False, rare_below=50)
     assert again.cached == 1 and again[0]["auc"] == tim["auc"]
+
+
+def test_each_arm_may_have_its_own_train_config(worlds, tmp_path):
+    world, test = worlds
+    fast = train.TrainConfig(epochs=1, batch_size=512, progress=False)
+    runs = studies.encoding_study(
+        world, test, {"TIM": {}, "mean": {"history": "mean"}}, config="small",
+        train_config={"TIM": fast, "mean": dataclasses.replace(fast, lr=1e-2)},
+        cache=False, progress=False)
+    assert [r["lr"] for r in runs] == [fast.lr, 1e-2]
+    assert studies.valid_auc(runs[0]) == runs[0]["history"][0]["valid_auc_mean"]
+    with pytest.raises(ValueError, match="needs a TrainConfig for every arm"):
+        studies.encoding_study(world, test, {"TIM": {}}, train_config={"DIN": fast},
+                               cache=False, progress=False)

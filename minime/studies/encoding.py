@@ -20,7 +20,7 @@ import torch
 from minime import analysis, encoders, metrics, models, train
 from minime.data import EncodingWorld, Split, TensorData
 from minime.studies.cache import code_version, data_fingerprint, stable
-from minime.studies.common import resolve_device, run_all, seeded, train_key
+from minime.studies.common import per_arm, resolve_device, run_all, seeded, train_key
 from minime.studies.results import Results
 
 __all__ = ["CHOICES", "DEFAULT_ARM", "build_encoded", "ctc_maps", "encoding_data",
@@ -107,7 +107,8 @@ def ctc_maps(data: TensorData, num_categories: int) -> np.ndarray:
 
 
 def encoding_study(world: EncodingWorld, test_world: EncodingWorld, arms: Mapping[str, dict], *,
-                   model: str = "dnn", config=None, train_config: train.TrainConfig | None = None,
+                   model: str = "dnn", config=None,
+                   train_config: train.TrainConfig | Mapping[str, train.TrainConfig] | None = None,
                    seeds: Sequence[int] = (0,), split_fractions=(0.8, 0.1, 0.1),
                    rare_below: int = 100, num_buckets: int = 32, cache: bool | str = True,
                    progress: bool = True, device: torch.device | str | None = None) -> Results:
@@ -122,12 +123,14 @@ def encoding_study(world: EncodingWorld, test_world: EncodingWorld, arms: Mappin
         arms: label -> arm, e.g. ``{"TIM": {"history": "tim"}, "DIN": {"history": "din"}}``
             (unspecified features as :data:`DEFAULT_ARM`).
         model, config: the model (``models.build`` name and config).
-        train_config, seeds, cache, progress, device: as the other studies.
+        train_config: one :class:`~minime.train.TrainConfig` for every arm, or one per arm (a
+            dict by label, e.g. each arm's learning rate from :func:`~minime.studies.tune`).
+        seeds, cache, progress, device: as the other studies.
         split_fractions, num_buckets: the world's split and the similarity buckets.
 
     Returns:
         :class:`Results`, one record per (seed, arm): label, arm, seed, seconds, epochs,
-        best_epoch, auc (test split), auc_rare_age, auc_common_age, rare_rows, auc_rare_ad,
+        best_epoch, history, lr, auc (test split), auc_rare_age, auc_common_age, rare_rows, auc_rare_ad,
         rare_ad_rows, and for attention
         arms ``rho_ctc`` (mean over target categories of Spearman's ρ between the learned map and
         the CTC map of the training rows) and ``correlation`` (the ``(C, C, L)`` learned maps).
@@ -145,16 +148,17 @@ def encoding_study(world: EncodingWorld, test_world: EncodingWorld, arms: Mappin
     shared = {"study": "encoding", "model": model, "config": stable(models.resolve_config(config)),
               "device": dev.type, "data": data_fingerprint(split),
               "test": data_fingerprint((test,)), "rare_below": rare_below, "code": code_version()}
+    configs = per_arm(train_config, arms)
     runs = [(seed, label, {**DEFAULT_ARM, **arm}) for seed in seeds for label, arm in arms.items()]
 
     def key(run) -> dict:
         seed, label, arm = run
         return {**shared, "label": label, "arm": stable(arm), "seed": seed,
-                "train": train_key(seeded(train_config, seed))}
+                "train": train_key(seeded(configs[label], seed))}
 
     def compute(run) -> dict:
         seed, label, arm = run
-        trainer = seeded(train_config, seed)
+        trainer = seeded(configs[label], seed)
         train.set_seed(seed)
         net = build_encoded(model, rows, world, arm, config)
         history = train.fit(net, split.train, split.valid, trainer, device=dev)
@@ -162,6 +166,7 @@ def encoding_study(world: EncodingWorld, test_world: EncodingWorld, arms: Mappin
         s, y, r = models.predict(net, test)[:, 0].numpy(), test.y[:, 0].cpu().numpy(), rare.numpy()
         record = {"label": label, "arm": arm, "seed": seed, "seconds": history.seconds,
                   "epochs": len(history.epochs), "best_epoch": history.best_epoch,
+                  "history": history.epochs, "lr": trainer.lr,
                   "auc": train.evaluate(net, split.test)["auc_mean"],
                   "auc_rare_age": metrics.auc(y[r], s[r]), "auc_common_age": metrics.auc(y[~r], s[~r]),
                   "rare_rows": int(rare.sum()), "auc_rare_ad": metrics.auc(y[rare_ad], s[rare_ad]),
