@@ -121,7 +121,9 @@ def test_ia_and_erank_invariant_to_rotation_and_scale(spec, options, scale):
     for fn in (analysis.information_abundance, analysis.effective_rank):
         value = fn(E, **options)
         assert fn(E @ Q, **options) == pytest.approx(value, rel=1e-6)
-        assert fn(scale * E, **options) == pytest.approx(value, rel=1e-6)
+        # with row_normalize, the 1e-8 beside a row norm of scale·0.1 or more: up to 1e-4 relative
+        rel = 2e-4 if options.get("row_normalize") else 1e-6
+        assert fn(scale * E, **options) == pytest.approx(value, rel=rel)
 
 
 int_matrices = hnp.arrays(

@@ -79,12 +79,14 @@ def test_custom_init_is_applied_per_block():
 @pytest.mark.parametrize("make", [lambda: FusedEmbedding(FIELD_DIMS, 4),
                                   lambda: MultiEmbedding(FIELD_DIMS, [2, 2, 4])])
 def test_exactly_one_gather_per_forward(make, monkeypatch):
-    emb, calls = make(), []
-    original = torch.nn.functional.embedding
-    monkeypatch.setattr(torch.nn.functional, "embedding",
-                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    import minime.embedding as module
+    emb, calls, selects = make(), [], []
+    original, select = module.gather, torch.Tensor.index_select
+    monkeypatch.setattr(module, "gather", lambda *a, **k: calls.append(1) or original(*a, **k))
+    monkeypatch.setattr(torch.Tensor, "index_select",
+                        lambda *a, **k: selects.append(1) or select(*a, **k))
     emb(random_ids())
-    assert len(calls) == 1
+    assert len(calls) == 1 and len(selects) == 1
 
 
 def test_tables_are_views_with_metadata():
@@ -201,3 +203,21 @@ def test_freeze_fields_zeroes_their_rows_gradients(sparse):
     assert emb.table.weight.grad.to_dense()[3:7].abs().sum() > 0
     with pytest.raises(ValueError, match="no field named 'z'"):
         emb.freeze_fields(["z"])
+
+
+def test_gather_matches_nn_embedding_in_rows_and_gradients():
+    from minime.embedding import gather
+    torch.manual_seed(0)
+    ids = torch.randint(0, 7, (64, 5))
+    grad = torch.randn(64, 5, 3)
+    for options in ({}, {"padding_idx": 0}, {"max_norm": 1.0}, {"sparse": True}):
+        table = nn.Embedding(7, 3, **options)
+        ref = nn.Embedding(7, 3, **options)
+        ref.weight.data.copy_(table.weight.data)
+        out, expected = gather(table, ids), ref(ids)
+        torch.testing.assert_close(out, expected)
+        out.backward(grad)
+        expected.backward(grad)
+        torch.testing.assert_close(table.weight.grad.to_dense(), ref.weight.grad.to_dense())
+    table = nn.Embedding(7, 3)
+    assert gather(table, ids).grad_fn.name().startswith("View")  # the fast path on the CPU

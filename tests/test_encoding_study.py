@@ -57,11 +57,23 @@ def test_study_records(worlds, tmp_path):
     assert tim["rare_ad_rows"] > 0 and 0.3 < tim["auc_rare_ad"] < 1
     assert -1 <= tim["rho_ctc"] <= 1 and np.array(tim["correlation"]).shape == (10, 10, 4)
     assert "rho_ctc" not in none
+    assert np.array(tim["age_rows"]).shape == (world.config.max_age + 1, 4)  # "small": D = 4
     again = studies.encoding_study(
         world, test, {"TIM": {"history": "tim"}}, config="small",
         train_config=train.TrainConfig(epochs=2, batch_size=512, progress=False),
         seeds=(0,), cache=str(tmp_path), progress=False, rare_below=50)
     assert again.cached == 1 and again[0]["auc"] == tim["auc"]
+
+
+def test_age_rows_are_what_the_net_gives_each_age(worlds):
+    world, _ = worlds
+    rows = encoding.encoding_data(world)
+    age = rows.field_names.index("age")
+    for arm in ({"age": "onehot"}, {"age": "mnse"}):
+        net = encoding.build_encoded("dnn", rows, world, arm, "small")
+        vectors = torch.from_numpy(encoding._age_rows(net, age, world.config.max_age))
+        ids = rows.x[:200]
+        torch.testing.assert_close(vectors[ids[:, age]], net.embedding(ids)[:, age].detach())
 
 
 def test_each_arm_may_have_its_own_train_config(worlds, tmp_path):

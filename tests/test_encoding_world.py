@@ -65,9 +65,9 @@ def test_new_rows_of_the_same_world():
 
 
 def test_age_shapes():
-    rise = data.make_encoding_world(100, seed=0, age_shape="rise")
+    rise = data.make_encoding_world(100, seed=0)  # the default
     assert (np.diff(rise.age_effect) > 0).all()  # a rise: older, likelier
-    wave = data.make_encoding_world(100, seed=0)
+    wave = data.make_encoding_world(100, seed=0, age_shape="wave")
     assert (np.diff(wave.age_effect) > 0).any() and (np.diff(wave.age_effect) < 0).any()
     with pytest.raises(ValueError, match="age_shape must be"):
         data.make_encoding_world(10, age_shape="zigzag")

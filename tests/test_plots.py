@@ -239,3 +239,16 @@ def test_correlation_maps_normalise_each_panel_and_check_shapes():
     with pytest.raises(ValueError, match=r"\(categories, positions\) = \(4, 3\); got \{'TIM': \(3, 4\)\}"):
         plots.correlation_maps({"CTC": truth, "TIM": learned.T}, list("abcd"), [1, 2, 3])
     assert plots.min_max(np.full((2, 2), 3.0)).tolist() == [[0.0, 0.0], [0.0, 0.0]]
+
+
+def test_correlation_slider_keeps_the_panels_and_shows_one_step():
+    rng = np.random.default_rng(1)
+    steps = {str(t): {"CTC": rng.random((3, 4)), "TIM": rng.random((3, 4))} for t in range(3)}
+    fig = plots.correlation_slider(steps, list("abc"), [1, 2, 3, 4])
+    assert len(fig.data) == 6 and [t.visible for t in fig.data] == [True, True] + [False] * 4
+    assert fig.data[3].xaxis == "x2" and fig.layout.xaxis2.domain[0] > 0.5  # the subplot grid kept
+    np.testing.assert_allclose(np.array(fig.data[4].z), plots.min_max(steps["2"]["CTC"]))
+    assert [s.args[0]["visible"] for s in fig.layout.sliders[0].steps][1] == [False, False, True, True,
+                                                                             False, False]
+    with pytest.raises(ValueError, match="same panels"):
+        plots.correlation_slider({"0": {"CTC": np.eye(2)}, "1": {"DIN": np.eye(2)}}, "ab", [1, 2])

@@ -57,13 +57,13 @@ class EncodingWorldConfig:
     age_mean: float = 38.0
     age_std: float = 11.0
     age_sampling: str = "bell"  # "uniform": every age equally likely (rare and unseen values)
-    age_shape: str = "wave"  # f(age): "wave" (two bumps) or "rise" (a smooth sigmoid in age)
+    age_shape: str = "rise"  # f(age): "rise" (a smooth sigmoid in age) or "wave" (two bumps)
     user_scale: float = 0.3  # std of the per-user weight w_u
     visual_scale: float = 0.8  # a: std of the creative's effect
     age_scale: float = 0.8  # amplitude of f(age)
     similarity_scale: float = 1.5  # c
     pretrain_noise: float = 0.5  # std of the noise on the pre-trained vectors (per entry, rel.)
-    history_scale: float = 0.6  # s
+    history_scale: float = 1.5  # s
     decay: float = 0.7  # γ
     base_rate: float = 0.15
 

@@ -4,7 +4,7 @@ An ordinal value ``v`` (an age, a price bucket, a HashID, a similarity bucket) i
 several bases; each (base ``b``, digit position ``k``, digit ``d``) owns one learnable row
 ``X_b[k·b + d]`` — *position-aware*, so a 1 in position 3 is not a 1 in position 5 — and a base's
 rows are summed over positions (P1 §3.1, "MNS"). Two nearby values share most of their digits,
-hence most of their rows: 50 and 51 differ in two of six binary digits, 51 and 60 in four. A value
+hence most of their rows: 50 and 51 differ in one of six binary digits, 51 and 60 in four. A value
 never seen in training is still the sum of rows that other values trained.
 
 Across bases the paper's formula sums and its authors' slides concatenate: ``combine`` says which.
@@ -24,6 +24,8 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
+
+from minime.embedding import gather
 
 __all__ = ["MNSE", "bucketize", "digits", "num_digits"]
 
@@ -123,7 +125,7 @@ class MNSE(nn.Module):
                 for b, k in zip(self.bases, self.num_digits)]
 
     def forward(self, values: Tensor) -> Tensor:
-        pooled = [table(index).sum(dim=-2) for table, index in zip(self.tables,
+        pooled = [gather(table, index).sum(dim=-2) for table, index in zip(self.tables,
                                                                     self.indices(values))]
         return torch.cat(pooled, dim=-1) if self.combine == "concat" else torch.stack(pooled).sum(0)
 

@@ -29,6 +29,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from minime.embedding import gather
+
 __all__ = ["KINDS", "TargetAttention", "relative_positions"]
 
 KINDS = ("tim", "din", "mean")
@@ -97,9 +99,9 @@ class TargetAttention(nn.Module):
         self.check(target, seq, lengths)
         position = relative_positions(lengths, seq.shape[1])  # (B, L)
         real = position >= 1
-        e, v = self.embedding(seq), self.embedding(target)  # (B, L, D), (B, D)
+        e, v = gather(self.embedding, seq), gather(self.embedding, target)  # (B, L, D), (B, D)
         if self.kind == "tim":
-            e = e + self.position(position.clamp(min=0))
+            e = e + gather(self.position, position.clamp(min=0))
             v = v + self.position.weight[0]
         return e, v, real
 

@@ -8,7 +8,9 @@ from minime.plots.entanglement import (
     bucket_bars, bucket_bars_slider, distance_histograms, gate_heatmap, gradient_conflict_bars,
     task_affinity_slider,
 )
-from minime.plots.correlation import correlation_maps, min_max
+from minime.plots.correlation import (
+    correlation_maps, correlation_slider, min_max, value_neighbourhood,
+)
 from minime.plots.flow import flow_diagram
 from minime.plots.routing import gate_mass_vs_volume, gate_slider
 from minime.plots.scaling import metric_panels
@@ -23,5 +25,5 @@ __all__ = [
     "ia_bars", "ia_curves", "spectrum_heatmap", "spectrum_slider", "sub_embedding_heatmap",
     "bucket_bars", "bucket_bars_slider", "distance_histograms", "gate_heatmap", "gradient_conflict_bars",
     "task_affinity_slider", "gate_mass_vs_volume", "gate_slider", "reliability",
-    "correlation_maps", "min_max",
+    "correlation_maps", "correlation_slider", "min_max", "value_neighbourhood",
 ]

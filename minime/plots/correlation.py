@@ -1,4 +1,5 @@
-"""Feature-correlation heat-maps: the CTC ground truth beside what sequence models learned."""
+"""Feature-correlation heat-maps (the CTC ground truth beside what sequence models learned) and
+the neighbourhoods of learned value embeddings."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from minime.plots.slider import slider_figure
 from minime.plots.theme import styled
 
-__all__ = ["correlation_maps", "min_max"]
+__all__ = ["correlation_maps", "correlation_slider", "min_max", "value_neighbourhood"]
 
 
 def min_max(a) -> np.ndarray:
@@ -64,3 +66,76 @@ def correlation_maps(maps: Mapping[str, object], categories: Sequence[str],
         fig.update_xaxes(title="position (1 = most recent)", row=1, col=k + 1, showgrid=False)
     fig.update_yaxes(title="behaviour category", autorange="reversed", showgrid=False, col=1)
     return styled(fig, title, height=max(320, 160 + 28 * len(categories)))
+
+
+def correlation_slider(steps: Mapping[str, Mapping[str, object]], categories: Sequence[str],
+                       positions: Sequence[int], *, prefix: str = "target category ",
+                       title: str = "Which behaviours matter for the target: truth and learned"
+                       ) -> go.Figure:
+    """:func:`correlation_maps` with a slider over precomputed steps (e.g. one per target).
+
+    Args:
+        steps: slider label -> {panel title -> ``(C, P)`` map}; every step has the same panels.
+        categories, positions: the rows and columns, as :func:`correlation_maps`.
+        prefix: text before the current label.
+        title: figure title.
+
+    Returns:
+        A plotly Figure, one step's panels visible at a time (a single step: no slider).
+
+    Example:
+        >>> fig = correlation_slider({"0": {"CTC": [[1, 0]], "TIM": [[2, 1]]},
+        ...                           "1": {"CTC": [[0, 1]], "TIM": [[1, 2]]}}, ["c"], [1, 2])
+        >>> len(fig.data), len(fig.layout.sliders[0].steps), fig.data[2].visible
+        (4, 2, False)
+    """
+    figures = [correlation_maps(maps, categories, positions, title=title) for maps in steps.values()]
+    panels = {tuple(m) for m in steps.values()}
+    if len(panels) > 1:
+        raise ValueError(f"every step must have the same panels, got {sorted(panels)}")
+    return slider_figure([list(f.data) for f in figures], list(steps), prefix=prefix,
+                         title=title, layout=figures[0].layout)
+
+
+def value_neighbourhood(rows: Mapping[str, object], anchor: int, *, rare=None,
+                        x_title: str = "value",
+                        title: str = "Cosine similarity of every value's embedding to one value's"
+                        ) -> go.Figure:
+    """One line per encoding: ``cos(e_v, e_anchor)`` for every value ``v``, rare values shaded.
+
+    Args:
+        rows: label -> ``(V, D)`` learned vectors of the values ``0 .. V − 1``.
+        anchor: the value the others are compared with (marked by a vertical line).
+        rare: optional ``(V,)`` booleans, the values rare in training (shaded).
+        x_title, title: axis and figure titles.
+
+    Returns:
+        A plotly Figure.
+
+    Example:
+        >>> fig = value_neighbourhood({"MNSE": [[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]}, 0)
+        >>> [round(float(v), 3) for v in fig.data[0].y]
+        [1.0, 0.707, 0.0]
+    """
+    fig = go.Figure()
+    for label, r in rows.items():
+        r = np.asarray(r, dtype=np.float64)
+        if not 0 <= anchor < len(r):
+            raise ValueError(f"anchor {anchor} is not a value of {label!r} (0..{len(r) - 1})")
+        unit = r / np.maximum(np.linalg.norm(r, axis=1, keepdims=True), 1e-12)
+        fig.add_trace(go.Scatter(x=np.arange(len(r)), y=unit @ unit[anchor], mode="lines",
+                                 name=label))
+    if rare is not None:
+        for start, stop in _runs(np.asarray(rare, dtype=bool)):
+            fig.add_vrect(x0=start - 0.5, x1=stop - 0.5, fillcolor="grey", opacity=0.15,
+                          line_width=0)
+    fig.add_vline(x=anchor, line_dash="dot")
+    fig.update_xaxes(title=x_title)
+    fig.update_yaxes(title=f"cosine to value {anchor}")
+    return styled(fig, title)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, stop)`` of every run of True in a boolean vector."""
+    edges = np.flatnonzero(np.diff(np.r_[0, mask.astype(np.int8), 0]))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))

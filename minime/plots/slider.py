@@ -19,6 +19,7 @@ def slider_figure(
     title: str | None = None,
     active: int = 0,
     step_titles: Sequence[str] | None = None,
+    layout: go.Layout | None = None,
 ) -> go.Figure:
     """One figure whose slider shows one precomputed group of traces at a time.
 
@@ -32,6 +33,7 @@ def slider_figure(
         title: figure title (also used when ``step_titles`` is None).
         active: the position shown first.
         step_titles: optional title per position, replacing ``title`` when it moves.
+        layout: a layout to start from, e.g. a subplot grid's (the traces keep their axes).
 
     Returns:
         A plotly Figure with ``layout.sliders`` set; with a single step (e.g. one size at ``ci``
@@ -49,7 +51,7 @@ def slider_figure(
     if not 0 <= active < len(steps):
         raise ValueError(f"active={active} is not a step index (0..{len(steps) - 1})")
     owner = [i for i, traces in enumerate(steps) for _ in traces]
-    fig = go.Figure([t for traces in steps for t in traces])
+    fig = go.Figure([t for traces in steps for t in traces], layout=layout)
     for trace, i in zip(fig.data, owner):
         trace.visible = i == active
     buttons = []
@@ -67,7 +69,7 @@ def slider_figure(
                           currentvalue=dict(prefix=prefix))]
         )
     first_title = step_titles[active] if step_titles is not None else title
-    return styled(fig, first_title, height=480)
+    return styled(fig, first_title, height=fig.layout.height or 480)
 
 
 def matrix_slider(matrices, names, *, prefix: str = "", title: str | None = None,

@@ -23,13 +23,18 @@ from minime.studies.cache import code_version, data_fingerprint, stable
 from minime.studies.common import per_arm, resolve_device, run_all, seeded, train_key
 from minime.studies.results import Results
 
-__all__ = ["CHOICES", "DEFAULT_ARM", "build_encoded", "ctc_maps", "encoding_data",
+__all__ = ["ARMS", "CHOICES", "DEFAULT_ARM", "build_encoded", "ctc_maps", "encoding_data",
            "encoding_study"]
 
 #: How each feature may reach the model; the first choice of each is the plain one.
 CHOICES = {"history": ("none", "mean", "din", "tim"), "age": ("onehot", "mnse"),
            "similarity": ("none", "onehot", "mnse"), "item": ("onehot", "hashid", "id+hashid")}
 DEFAULT_ARM = {"history": "tim", "age": "onehot", "similarity": "mnse", "item": "onehot"}
+#: Chapter 8's arms: :data:`DEFAULT_ARM` ("TIM"), then one feature changed at a time.
+ARMS = {"TIM": {}, "DIN attention": {"history": "din"}, "mean pooling": {"history": "mean"},
+        "no history": {"history": "none"}, "no similarity": {"similarity": "none"},
+        "similarity one-hot": {"similarity": "onehot"}, "MNSE age": {"age": "mnse"},
+        "id + HashID": {"item": "id+hashid"}}
 
 
 def encoding_data(world: EncodingWorld, *, num_buckets: int = 32) -> TensorData:
@@ -47,11 +52,12 @@ def encoding_data(world: EncodingWorld, *, num_buckets: int = 32) -> TensorData:
 
 
 def build_encoded(name: str, data: TensorData, world: EncodingWorld, arm: Mapping[str, str],
-                  config=None, *, hashid_bits: int = 12) -> torch.nn.Module:
+                  config=None, *, hashid_bits: int = 12, bases=(2, 3)) -> torch.nn.Module:
     """``models.build(name, ...)`` with each feature encoded as ``arm`` says (see :data:`CHOICES`).
 
-    MNSE runs in base 2 (the ad's HashID bits, the age's and similarity's binary digits) with
-    rows of the table's width; the HashID has ``hashid_bits`` bits.
+    MNSE writes each value in ``bases`` (the paper's example: 2 and 3) and sums the bases' rows
+    (the paper's formula), with rows of the table's width; the HashID, ``hashid_bits`` bits, in
+    base 2 (each bit a digit: base 3 would mix independent bits).
     """
     arm = {**DEFAULT_ARM, **arm}
     for key, value in arm.items():
@@ -60,8 +66,8 @@ def build_encoded(name: str, data: TensorData, world: EncodingWorld, arm: Mappin
     net = models.build(name, data.field_dims, config)
     emb, names, width = net.embedding, data.field_names, sum(net.embedding.dims)
 
-    def mnse(max_value):
-        return encoders.MNSE(max_value, width, bases=(2,), combine="sum")
+    def mnse(max_value, bases=bases):
+        return encoders.MNSE(max_value, width, bases=bases, combine="sum")
 
     slots, length = _history_fields(names)
     if arm["history"] == "none":
@@ -84,7 +90,7 @@ def build_encoded(name: str, data: TensorData, world: EncodingWorld, arm: Mappin
     else:
         lsh = encoders.HashID(world.config.visual_dim, num_bits=hashid_bits, seed=0)
         codes = lsh(torch.from_numpy(world.item_visual).float())
-        encoders.encode_field(emb, creative, encoders.Recoded(codes, mnse(lsh.max_value)))
+        encoders.encode_field(emb, creative, encoders.Recoded(codes, mnse(lsh.max_value, (2,))))
         if arm["item"] == "hashid":
             encoders.silence_field(emb, names.index("item"))
     return net
@@ -131,7 +137,8 @@ def encoding_study(world: EncodingWorld, test_world: EncodingWorld, arms: Mappin
     Returns:
         :class:`Results`, one record per (seed, arm): label, arm, seed, seconds, epochs,
         best_epoch, history, lr, auc (test split), auc_rare_age, auc_common_age, rare_rows, auc_rare_ad,
-        rare_ad_rows, and for attention
+        rare_ad_rows, ``age_rows`` (the learned ``(max_age + 1, D)`` vector of every age: its
+        table row, or its MNSE sum), and for attention
         arms ``rho_ctc`` (mean over target categories of Spearman's ρ between the learned map and
         the CTC map of the training rows) and ``correlation`` (the ``(C, C, L)`` learned maps).
     """
@@ -171,6 +178,8 @@ def encoding_study(world: EncodingWorld, test_world: EncodingWorld, arms: Mappin
                   "auc_rare_age": metrics.auc(y[r], s[r]), "auc_common_age": metrics.auc(y[~r], s[~r]),
                   "rare_rows": int(rare.sum()), "auc_rare_ad": metrics.auc(y[rare_ad], s[rare_ad]),
                   "rare_ad_rows": int(rare_ad.sum())}
+        record["age_rows"] = _age_rows(net, rows.field_names.index("age"),
+                                       world.config.max_age).tolist()
         if arm["history"] in ("tim", "din"):
             attention = net.embedding.field_encoders[str(rows.field_names.index("seq_len"))]
             positions = range(1, ctc.shape[2] + 1)
@@ -182,3 +191,14 @@ def encoding_study(world: EncodingWorld, test_world: EncodingWorld, arms: Mappin
         return record
 
     return run_all(runs, key, compute, cache=cache, progress=progress, desc="encoding study")
+
+
+def _age_rows(net: torch.nn.Module, field: int, max_age: int) -> np.ndarray:
+    """The vector a trained net gives every age ``0 .. max_age``: MNSE's output or its table row."""
+    emb = net.embedding
+    with torch.no_grad():
+        if str(field) in emb.field_encoders:
+            column = emb.field_encoders[str(field)]
+            ages = torch.arange(max_age + 1, device=emb.table.weight.device)
+            return column.encoder(ages).cpu().numpy()
+        return emb.field_rows(field).detach().cpu().numpy()

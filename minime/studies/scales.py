@@ -98,6 +98,8 @@ _CH07_FULL = dict(world="multicvr", num_rows=2_000_000, split=(0.5, 0.2, 0.3), e
                   al_rows=1_000_000, al_models=("MMoE", "STEM", "STEM-AL"), scenario_rows=1_000_000,
                   widget_rows=300_000)
 
+_CH08_CI = ("TIM", "DIN attention", "no similarity", "MNSE age")
+_CH08_BOOK = (*_CH08_CI, "mean pooling", "no history", "id + HashID")
 _CH04_WORLDS = ("ctr_pair_specific", "ctr")  # room for multi-embedding; rank 4 planted
 
 # name -> {scale -> sizes}. Every chapter's sizes live here, so one file shows what each scale
@@ -172,6 +174,17 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                  "batch_size": 4096, "lr": 1e-2, "epochs": 30, "al_rows": 100_000,
                  "scenario_rows": 100_000, "widget_rows": 80_000},
         "full": _CH07_FULL,
+    },
+    # 8. Encoders with priors on the encoding world (chapter 8's defaults: history_scale 1.5, the
+    # age effect a rise). Arms from studies.encoding.ARMS; one learning rate below full scale.
+    "ch08": {
+        "ci": dict(num_rows=85_000, test_rows=40_000, batch_size=4096, lrs=(1e-2,), patience=2,
+                   epochs=50, seeds=(0, 1, 2), arms=_CH08_CI, widget_rows=30_000),
+        "book": dict(num_rows=100_000, test_rows=50_000, batch_size=4096, lrs=(1e-2,), patience=2,
+                     epochs=50, seeds=(0, 1, 2), arms=_CH08_BOOK, widget_rows=30_000),
+        "full": dict(num_rows=1_000_000, test_rows=200_000, batch_size=4096,
+                     lrs=(3e-3, 1e-2, 3e-2), patience=3, epochs=50, seeds=(0, 1, 2),
+                     arms=(*_CH08_BOOK, "similarity one-hot"), widget_rows=100_000),
     },
 }
 
