@@ -131,8 +131,12 @@ def test_sliders_move(server, browser, doc):
         rail.scroll_into_view_if_needed()
         box = rail.bounding_box()
         page.mouse.click(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)
-        page.wait_for_timeout(500)
-        after = page.evaluate(VISIBLE, i)
+        after = before
+        for _ in range(40):  # a busy machine can take seconds to relayout: poll, up to 10 s
+            page.wait_for_timeout(250)
+            after = page.evaluate(VISIBLE, i)
+            if after != before:
+                break
         assert after != before, f"{doc}: slider of figure {i} did not change the traces"
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"{Path(doc).name}-slider{i}.png"), full_page=True)
