@@ -35,7 +35,8 @@ def gather(table: nn.Embedding, ids: Tensor) -> Tensor:
     """``table(ids)``; on the CPU by ``index_select``, whose backward is several times faster there
     than ``nn.Embedding``'s (the same rows and gradients: ``tests/test_embedding.py``)."""
     plain = table.max_norm is None and table.padding_idx is None and not table.sparse
-    if not plain or table.weight.device.type != "cpu" or table._forward_hooks:  # hooks: call it
+    hooked = bool(table._forward_hooks or table._forward_pre_hooks)  # hooks see the module call
+    if not plain or hooked or table.weight.device.type != "cpu":
         return table(ids)
     return table.weight.index_select(0, ids.reshape(-1)).view(*ids.shape, table.weight.shape[1])
 

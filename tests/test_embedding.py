@@ -221,3 +221,7 @@ def test_gather_matches_nn_embedding_in_rows_and_gradients():
         torch.testing.assert_close(table.weight.grad.to_dense(), ref.weight.grad.to_dense())
     table = nn.Embedding(7, 3)
     assert gather(table, ids).grad_fn.name().startswith("View")  # the fast path on the CPU
+    seen = []
+    table.register_forward_pre_hook(lambda *args: seen.append(1))
+    gather(table, ids)
+    assert seen == [1]  # a hooked table is called as a module, so its hooks run
